@@ -1,0 +1,421 @@
+"""Validated, plain-Python settings of a VrrpPair.
+
+Every value is checked here, before the component declares a single resource,
+so a bad setting fails `pulumi preview` with a message that names the setting,
+the bad value and what is allowed, and nothing is left half-made in the cloud.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+AFFINITY_POLICIES = ("anti-affinity", "soft-anti-affinity", "none")
+PREEMPTION_POLICIES = ("never", "always", "delayed")
+PACKAGE_SOURCES = ("internet", "mirror", "preinstalled")
+VRRP_VERSIONS = (2, 3)
+MIN_MEMBERS = 2
+MAX_MEMBERS = 16
+# keepalived's own limits: preempt_delay 0..1000 s; VRRPv3 advert field is
+# 12 bits of centiseconds; VRRPv2 adverts are whole seconds 1..255.
+MAX_PREEMPT_DELAY = 1000
+V3_ADVERT_MIN, V3_ADVERT_MAX = 0.01, 40.95
+V2_ADVERT_MIN, V2_ADVERT_MAX = 1, 255
+INTERFACE_NAME = re.compile(r"^[A-Za-z0-9_.:@-]{1,15}$")
+NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+UUID = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+
+
+class VrrpPairConfigError(ValueError):
+    """A setting is invalid; the message names it, its value and what is allowed."""
+
+
+def _fail(setting: str, value: object, allowed: str) -> VrrpPairConfigError:
+    return VrrpPairConfigError(f"{setting}: {value!r} is not valid; {allowed}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a VrrpPair needs, validated and normalised."""
+
+    name: str
+    subnet: IpNetwork
+    gateway_ip: IpAddress | None
+    create_network: bool
+    existing_network_id: str
+    existing_subnet_id: str
+    dns_nameservers: tuple[str, ...]
+    external_network_id: str
+    external_network: str
+    vip_address: IpAddress | None
+    member_count: int
+    member_addresses: tuple[IpAddress, ...]
+    image: str
+    flavor: str
+    key_pair: str
+    server_group_policy: str
+    config_drive: bool
+    floating_ip: bool
+    http_port: int
+    http_allowed_cidrs: tuple[IpNetwork, ...]
+    ssh_allowed_cidrs: tuple[IpNetwork, ...]
+    vrrp_version: int
+    advert_interval: float
+    virtual_router_id: int | None
+    priorities: tuple[int, ...]
+    preemption: str
+    preempt_delay: int
+    health_check_interval: int
+    health_check_fall: int
+    health_check_rise: int
+    interface: str
+    package_source: str
+    apt_mirror: str
+    apt_mirror_key: str
+    smoke_check: bool
+    failover_drill: bool
+    check_address: str
+    check_deadline: int
+
+    @property
+    def ip_version(self) -> int:
+        return self.subnet.version
+
+    @property
+    def uses_auth(self) -> bool:
+        """VRRPv2 carries a shared secret; VRRPv3 has no authentication."""
+        return self.vrrp_version == 2
+
+    @property
+    def member_names(self) -> tuple[str, ...]:
+        return tuple(f"{self.name}-node-{i + 1}" for i in range(self.member_count))
+
+    @property
+    def effective_gateway(self) -> IpAddress:
+        return self.gateway_ip or next(self.subnet.hosts())
+
+    def member_address(self, index: int) -> IpAddress | None:
+        """The configured address of member `index`, or None when Neutron allocates it."""
+        return self.member_addresses[index] if self.member_addresses else None
+
+    def reserved_addresses(self) -> list[IpAddress]:
+        """Addresses this pair asks Neutron for explicitly."""
+        explicit = list(self.member_addresses)
+        if self.vip_address is not None:
+            explicit.append(self.vip_address)
+        return explicit
+
+
+DEFAULTS: dict[str, Any] = {
+    "subnet_cidr": "10.10.0.0/24",
+    "gateway_ip": "",
+    "existing_network_id": "",
+    "existing_subnet_id": "",
+    "dns_nameservers": [],
+    "external_network_id": "",
+    "external_network": "",
+    "vip_address": "",
+    "member_count": 2,
+    "member_addresses": [],
+    "image": "",
+    "flavor": "",
+    "key_pair": "",
+    "server_group_policy": "anti-affinity",
+    "config_drive": False,
+    "floating_ip": False,
+    "http_port": 80,
+    "http_allowed_cidrs": [],
+    "ssh_allowed_cidrs": [],
+    "vrrp_version": 3,
+    "advert_interval": 0.2,
+    "virtual_router_id": 0,
+    "priorities": [],
+    "preemption": "never",
+    "preempt_delay": 30,
+    "health_check_interval": 1,
+    "health_check_fall": 1,
+    "health_check_rise": 2,
+    "interface": "auto",
+    "package_source": "internet",
+    "apt_mirror": "",
+    "apt_mirror_key": "",
+    "smoke_check": False,
+    "failover_drill": False,
+    "check_address": "",
+    "check_deadline": 600,
+}
+
+# The camelCase name a user sees in Pulumi config and in other languages.
+def setting_name(python_name: str) -> str:
+    head, *rest = python_name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _parse_network(setting: str, value: object) -> IpNetwork:
+    try:
+        return ipaddress.ip_network(str(value), strict=True)
+    except ValueError:
+        raise _fail(setting, value, "expected a network in CIDR form such as 10.10.0.0/24 "
+                    "(host bits zero)") from None
+
+
+def _parse_address(setting: str, value: object) -> IpAddress:
+    try:
+        return ipaddress.ip_address(str(value))
+    except ValueError:
+        raise _fail(setting, value, "expected an IP address such as 10.10.0.200") from None
+
+
+def _int(setting: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+        raise _fail(setting, value, f"expected a whole number from {low} to {high}")
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise _fail(setting, value, f"expected a whole number from {low} to {high}") from None
+    if not low <= number <= high:
+        raise _fail(setting, value, f"expected a whole number from {low} to {high}")
+    return number
+
+
+def _bool(setting: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _fail(setting, value, "expected true or false")
+
+
+def _choice(setting: str, value: object, allowed: Sequence[object]) -> Any:
+    if value not in allowed:
+        raise _fail(setting, value, "allowed values are " + ", ".join(map(str, allowed)))
+    return value
+
+
+def _str_list(setting: str, value: object) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise _fail(setting, value, "expected a list")
+    return [str(item) for item in value]
+
+
+def _text(setting: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise _fail(setting, value, "expected a string")
+    return value.strip()
+
+
+def _advert_interval(version: int, value: object) -> float:
+    setting = "advertInterval"
+    if version == 2:
+        allowed = (f"VRRPv2 adverts are whole seconds from {V2_ADVERT_MIN} to {V2_ADVERT_MAX}; "
+                   "use vrrpVersion 3 for sub-second adverts")
+        try:
+            number = float(str(value))
+        except ValueError:
+            raise _fail(setting, value, allowed) from None
+        if not number.is_integer() or not V2_ADVERT_MIN <= number <= V2_ADVERT_MAX:
+            raise _fail(setting, value, allowed)
+        return number
+    allowed = (f"VRRPv3 adverts are from {V3_ADVERT_MIN} to {V3_ADVERT_MAX} seconds "
+               "in steps of 0.01")
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise _fail(setting, value, allowed) from None
+    centis = round(number * 100)
+    if abs(centis - number * 100) > 1e-6 or not 1 <= centis <= 4095:
+        raise _fail(setting, value, allowed)
+    return centis / 100
+
+
+def default_priorities(count: int) -> list[int]:
+    """100, 90, 80, ...: distinct, ordered by member, never below 1."""
+    step = min(10, 99 // max(count - 1, 1))
+    return [100 - i * step for i in range(count)]
+
+
+def _check_host_address(setting: str, address: IpAddress, subnet: IpNetwork,
+                        gateway: IpAddress) -> None:
+    if address.version != subnet.version:
+        raise _fail(setting, str(address),
+                    f"mixing IPv{address.version} with the IPv{subnet.version} subnet "
+                    f"{subnet} is not supported; use an address inside {subnet}")
+    if address not in subnet:
+        raise _fail(setting, str(address), f"expected an address inside subnetCidr {subnet}")
+    if address == subnet.network_address:
+        raise _fail(setting, str(address), f"it is the network address of {subnet}")
+    if subnet.version == 4 and address == subnet.broadcast_address:
+        raise _fail(setting, str(address), f"it is the broadcast address of {subnet}")
+    if address == gateway:
+        raise _fail(setting, str(address), f"it is the gateway address of {subnet}")
+
+
+def _cidr_list(setting: str, value: object) -> tuple[IpNetwork, ...]:
+    return tuple(_parse_network(f"{setting}[{i}]", item)
+                 for i, item in enumerate(_str_list(setting, value)))
+
+
+def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
+    """Validate raw arguments (snake_case keys) into Settings or raise VrrpPairConfigError."""
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        raise _fail("arguments", unknown, "known settings are " + ", ".join(sorted(DEFAULTS)))
+    values = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None}}
+
+    if not isinstance(name, str) or not NAME.match(name):
+        raise _fail("name", name, "expected 1-40 lower-case letters, digits and dashes, "
+                    "starting and ending with a letter or digit")
+
+    existing_network_id = _text("existingNetworkId", values["existing_network_id"])
+    existing_subnet_id = _text("existingSubnetId", values["existing_subnet_id"])
+    if bool(existing_network_id) != bool(existing_subnet_id):
+        raise _fail("existingSubnetId" if existing_network_id else "existingNetworkId", "",
+                    "existingNetworkId and existingSubnetId must be given together "
+                    "(or neither, to create a network)")
+    create_network = not existing_network_id
+
+    subnet = _parse_network("subnetCidr", values["subnet_cidr"])
+    if subnet.version == 4 and subnet.prefixlen > 29:
+        raise _fail("subnetCidr", str(subnet), "expected an IPv4 prefix of /29 or larger")
+    if subnet.version == 6 and subnet.prefixlen > 120:
+        raise _fail("subnetCidr", str(subnet), "expected an IPv6 prefix of /120 or larger")
+
+    gateway_ip: IpAddress | None = None
+    if _text("gatewayIp", values["gateway_ip"]):
+        gateway_ip = _parse_address("gatewayIp", values["gateway_ip"])
+        if gateway_ip not in subnet or gateway_ip == subnet.network_address or (
+                subnet.version == 4 and gateway_ip == subnet.broadcast_address):
+            raise _fail("gatewayIp", str(gateway_ip), f"expected a host address inside {subnet}")
+    gateway = gateway_ip or next(subnet.hosts())
+
+    member_count = _int("memberCount", values["member_count"], MIN_MEMBERS, MAX_MEMBERS)
+
+    member_addresses = tuple(_parse_address(f"memberAddresses[{i}]", item) for i, item in
+                             enumerate(_str_list("memberAddresses", values["member_addresses"])))
+    if member_addresses and len(member_addresses) != member_count:
+        raise _fail("memberAddresses", [str(a) for a in member_addresses],
+                    f"expected exactly memberCount={member_count} addresses, or none to let "
+                    "Neutron allocate them")
+    for i, address in enumerate(member_addresses):
+        _check_host_address(f"memberAddresses[{i}]", address, subnet, gateway)
+    if len(set(member_addresses)) != len(member_addresses):
+        duplicates = sorted({str(a) for a in member_addresses if member_addresses.count(a) > 1})
+        raise _fail("memberAddresses", [str(a) for a in member_addresses],
+                    f"every member needs its own address; duplicated: {', '.join(duplicates)}")
+
+    vip_address: IpAddress | None = None
+    if _text("vipAddress", values["vip_address"]):
+        vip_address = _parse_address("vipAddress", values["vip_address"])
+        _check_host_address("vipAddress", vip_address, subnet, gateway)
+        if vip_address in member_addresses:
+            raise _fail("vipAddress", str(vip_address),
+                        "it collides with a member address; the VIP must be an address of its own")
+
+    image = _text("image", values["image"])
+    if not image:
+        raise _fail("image", values["image"], "expected an image name or ID (not empty)")
+    flavor = _text("flavor", values["flavor"])
+    if not flavor:
+        raise _fail("flavor", values["flavor"], "expected a flavor name or ID (not empty)")
+
+    server_group_policy = _choice("serverGroupPolicy", values["server_group_policy"],
+                                  AFFINITY_POLICIES)
+    floating_ip = _bool("floatingIp", values["floating_ip"])
+    external_network_id = _text("externalNetworkId", values["external_network_id"])
+    external_network = _text("externalNetwork", values["external_network"])
+    if floating_ip and not external_network:
+        raise _fail("externalNetwork", external_network,
+                    "floatingIp needs the name of the external network to take it from")
+    if floating_ip and subnet.version == 6:
+        raise _fail("floatingIp", True, "Neutron floating IPs are IPv4 only; set floatingIp "
+                    "false for an IPv6 subnet")
+    if floating_ip and create_network and not external_network_id and not external_network:
+        raise _fail("externalNetworkId", "", "floatingIp needs a router to the external network")
+
+    http_port = _int("httpPort", values["http_port"], 1, 65535)
+    # Empty means "only clients on the pair's own subnet".
+    http_allowed_cidrs = _cidr_list("httpAllowedCidrs", values["http_allowed_cidrs"]) or (subnet,)
+    ssh_allowed_cidrs = _cidr_list("sshAllowedCidrs", values["ssh_allowed_cidrs"])
+
+    vrrp_version = _choice("vrrpVersion", _int("vrrpVersion", values["vrrp_version"], 2, 3),
+                           VRRP_VERSIONS)
+    if vrrp_version == 2 and subnet.version == 6:
+        raise _fail("vrrpVersion", 2, "VRRPv2 is IPv4 only; an IPv6 subnet needs vrrpVersion 3")
+    advert_interval = _advert_interval(vrrp_version, values["advert_interval"])
+
+    vrid_raw = values["virtual_router_id"]
+    virtual_router_id = (None if vrid_raw in (0, "0", "") else
+                         _int("virtualRouterId", vrid_raw, 1, 255))
+
+    priorities_raw = values["priorities"]
+    if isinstance(priorities_raw, (str, int)) or not isinstance(priorities_raw, (list, tuple)):
+        raise _fail("priorities", priorities_raw, "expected a list of whole numbers")
+    priorities = tuple(_int(f"priorities[{i}]", p, 1, 254) for i, p in enumerate(priorities_raw))
+    if priorities and len(priorities) != member_count:
+        raise _fail("priorities", list(priorities),
+                    f"expected exactly memberCount={member_count} priorities, or none for "
+                    f"{default_priorities(member_count)}")
+    if len(set(priorities)) != len(priorities):
+        raise _fail("priorities", list(priorities), "every member needs a distinct priority")
+    priorities = priorities or tuple(default_priorities(member_count))
+
+    preemption = _choice("preemption", values["preemption"], PREEMPTION_POLICIES)
+    preempt_delay = _int("preemptDelay", values["preempt_delay"], 1, MAX_PREEMPT_DELAY)
+    health_check_interval = _int("healthCheckInterval", values["health_check_interval"], 1, 60)
+    health_check_fall = _int("healthCheckFall", values["health_check_fall"], 1, 10)
+    health_check_rise = _int("healthCheckRise", values["health_check_rise"], 1, 10)
+
+    interface = _text("interface", values["interface"])
+    if interface != "auto" and not INTERFACE_NAME.match(interface):
+        raise _fail("interface", interface, "expected auto (find the NIC holding the member's "
+                    "address) or an interface name of at most 15 characters such as eth0")
+
+    package_source = _choice("packageSource", values["package_source"], PACKAGE_SOURCES)
+    apt_mirror = _text("aptMirror", values["apt_mirror"])
+    if package_source == "mirror" and not re.match(r"^(https?|file)://\S+$", apt_mirror):
+        raise _fail("aptMirror", apt_mirror, "packageSource mirror needs an http(s):// or "
+                    "file:// URL of a Debian-layout apt repository")
+    if package_source != "mirror" and apt_mirror:
+        raise _fail("aptMirror", apt_mirror, "is only used with packageSource mirror")
+    apt_mirror_key = _text("aptMirrorKey", values["apt_mirror_key"])
+    if apt_mirror_key and "BEGIN PGP PUBLIC KEY BLOCK" not in apt_mirror_key:
+        raise _fail("aptMirrorKey", apt_mirror_key[:40] + "...",
+                    "expected an ASCII-armoured PGP public key")
+
+    smoke_check = _bool("smokeCheck", values["smoke_check"])
+    failover_drill = _bool("failoverDrill", values["failover_drill"])
+    check_address = _text("checkAddress", values["check_address"])
+    if check_address:
+        _parse_address("checkAddress", check_address)
+    check_deadline = _int("checkDeadline", values["check_deadline"], 10, 3600)
+
+    return Settings(
+        name=name, subnet=subnet, gateway_ip=gateway_ip, create_network=create_network,
+        existing_network_id=existing_network_id, existing_subnet_id=existing_subnet_id,
+        dns_nameservers=tuple(str(_parse_address(f"dnsNameservers[{i}]", s)) for i, s in
+                              enumerate(_str_list("dnsNameservers", values["dns_nameservers"]))),
+        external_network_id=external_network_id, external_network=external_network,
+        vip_address=vip_address, member_count=member_count, member_addresses=member_addresses,
+        image=image, flavor=flavor, key_pair=_text("keyPair", values["key_pair"]),
+        server_group_policy=server_group_policy,
+        config_drive=_bool("configDrive", values["config_drive"]), floating_ip=floating_ip,
+        http_port=http_port, http_allowed_cidrs=http_allowed_cidrs,
+        ssh_allowed_cidrs=ssh_allowed_cidrs, vrrp_version=vrrp_version,
+        advert_interval=advert_interval, virtual_router_id=virtual_router_id,
+        priorities=priorities, preemption=preemption, preempt_delay=preempt_delay,
+        health_check_interval=health_check_interval, health_check_fall=health_check_fall,
+        health_check_rise=health_check_rise, interface=interface,
+        package_source=package_source, apt_mirror=apt_mirror, apt_mirror_key=apt_mirror_key,
+        smoke_check=smoke_check, failover_drill=failover_drill, check_address=check_address,
+        check_deadline=check_deadline,
+    )
+
+
+def is_uuid(value: str) -> bool:
+    """OpenStack IDs are UUIDs; anything else is looked up by name."""
+    return bool(UUID.match(value))

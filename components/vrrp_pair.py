@@ -1,0 +1,268 @@
+"""VrrpPair: a highly available virtual IP served by a keepalived group of VMs."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, TypedDict
+
+import pulumi
+import pulumi_command as command
+import pulumi_openstack as openstack
+
+from . import render
+from .network import declare_network, declare_security_group
+from .settings import Settings, is_uuid, parse_settings
+from .vrid import registry
+
+TYPE_TOKEN = "vrrp-pair:index:VrrpPair"
+# Six random bytes, base64url: eight characters, all that VRRPv2 PASS auth uses.
+AUTH_SECRET_COMMAND = "head -c 6 /dev/urandom | base64 | tr '+/' '-_'"
+
+
+class VrrpPairArgs(TypedDict, total=False):
+    """Settings of a VrrpPair; every one is optional except image and flavor."""
+
+    subnet_cidr: str
+    """CIDR of the pair's subnet (created, or the existing one's)."""
+    gateway_ip: str
+    """Gateway of the subnet; default the first host address."""
+    existing_network_id: str
+    """Use this network instead of creating one (with existing_subnet_id)."""
+    existing_subnet_id: str
+    """Use this subnet instead of creating one (with existing_network_id)."""
+    dns_nameservers: Sequence[str]
+    """DNS servers of a created subnet."""
+    external_network_id: str
+    """ID of the external network for the router's gateway."""
+    external_network: str
+    """Name of the external network (floating IP pool; router look-up when no ID)."""
+    vip_address: str
+    """The virtual IP; empty lets Neutron allocate it."""
+    member_count: int
+    """Number of keepalived members, 2 to 16."""
+    member_addresses: Sequence[str]
+    """Fixed IPs of the members in order; empty lets Neutron allocate them."""
+    image: str
+    """Image name or ID for the members."""
+    flavor: str
+    """Flavor name or ID for the members."""
+    key_pair: str
+    """Nova key pair name for SSH; empty for none."""
+    server_group_policy: str
+    """anti-affinity, soft-anti-affinity or none."""
+    config_drive: bool
+    """Deliver user-data on a config drive (clouds without a metadata service)."""
+    floating_ip: bool
+    """Associate a floating IP with the VIP port."""
+    http_port: int
+    """Port Apache listens on and the health check asks."""
+    http_allowed_cidrs: Sequence[str]
+    """CIDRs allowed to reach HTTP; empty (default) means the pair's own subnet only."""
+    ssh_allowed_cidrs: Sequence[str]
+    """CIDRs allowed to reach SSH; default none."""
+    vrrp_version: int
+    """VRRP protocol version, 2 or 3."""
+    advert_interval: float
+    """Seconds between adverts (VRRPv2 whole seconds; VRRPv3 0.01 to 40.95)."""
+    virtual_router_id: int
+    """VRID 1 to 255; 0 derives one from the pair's name and network."""
+    priorities: Sequence[int]
+    """Priority per member, 1 to 254, distinct; default 100, 90, 80, ..."""
+    preemption: str
+    """never (default), always, or delayed (see preempt_delay)."""
+    preempt_delay: int
+    """Seconds a recovered higher-priority member waits before taking the VIP back."""
+    health_check_interval: int
+    """Seconds between web health checks."""
+    health_check_fall: int
+    """Failed checks before a member goes to FAULT."""
+    health_check_rise: int
+    """Passed checks before a member leaves FAULT."""
+    interface: str
+    """Member NIC for VRRP, or auto to find the one holding the member's address."""
+    package_source: str
+    """internet (apt at first boot), mirror (apt from apt_mirror) or preinstalled."""
+    apt_mirror: str
+    """URL of a Debian-layout apt repository for package_source mirror."""
+    apt_mirror_key: str
+    """ASCII-armoured public key that signs apt_mirror."""
+    smoke_check: bool
+    """After the members exist, check that the VIP (or floating IP) serves."""
+    failover_drill: bool
+    """Also disable the master's port and measure how long until another member answers."""
+    check_address: str
+    """Address the checks probe; default the floating IP, else the VIP."""
+    check_deadline: int
+    """Seconds the smoke check waits for the first answer."""
+
+
+class VrrpPair(pulumi.ComponentResource):
+    """A virtual IP on OpenStack held by keepalived (VRRP) on N member VMs that run Apache."""
+
+    vip_address: pulumi.Output[str]
+    """The virtual IP on the pair's subnet."""
+    floating_ip_address: pulumi.Output[Optional[str]]
+    """The floating IP associated with the VIP port, if any."""
+    member_names: pulumi.Output[list[str]]
+    member_ips: pulumi.Output[list[str]]
+    member_port_ids: pulumi.Output[list[str]]
+    instance_ids: pulumi.Output[list[str]]
+    vrid: pulumi.Output[int]
+    """The VRRP virtual_router_id the members use."""
+    security_group_id: pulumi.Output[str]
+    vip_port_id: pulumi.Output[str]
+    network_id: pulumi.Output[str]
+    subnet_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: VrrpPairArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        # Validate everything before registering anything: a bad setting must
+        # leave nothing half-made.
+        settings = parse_settings(name, dict(args))
+        network_key = (f"existing:{settings.existing_network_id}" if not settings.create_network
+                       else f"own:{name}")
+        vrid = registry.claim(network_key, name, settings.virtual_router_id)
+
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        net = declare_network(settings, self)
+        group = declare_security_group(settings, self)
+        after_router = [net.router_interface] if net.router_interface else []
+
+        vip_port = openstack.networking.Port(
+            f"{name}-vip",
+            name=f"{name}-vip",
+            description=f"VRRP virtual IP of {name}: held by keepalived, never bound to a VM",
+            network_id=net.network_id,
+            fixed_ips=[_fixed_ip(net.subnet_id, settings.vip_address)],
+            security_group_ids=[group.id],
+            port_security_enabled=True,
+            admin_state_up=True,
+            opts=child)
+        vip_address = _address_of(vip_port, settings.vip_address)
+
+        ports = [openstack.networking.Port(
+            f"{member}-port",
+            name=f"{member}-port",
+            description=f"keepalived member {i + 1} of {name}",
+            network_id=net.network_id,
+            fixed_ips=[_fixed_ip(net.subnet_id, settings.member_address(i))],
+            security_group_ids=[group.id],
+            port_security_enabled=True,
+            admin_state_up=True,
+            allowed_address_pairs=[{"ip_address": vip_address}],
+            opts=child) for i, member in enumerate(settings.member_names)]
+        member_ips = [_address_of(port, settings.member_address(i))
+                      for i, port in enumerate(ports)]
+
+        scheduler_hints = None
+        if settings.server_group_policy != "none":
+            server_group = openstack.compute.ServerGroup(
+                f"{name}-group", name=f"{name}-group",
+                policies=settings.server_group_policy, opts=child)
+            scheduler_hints = [{"group": server_group.id}]
+
+        auth_pass = _auth_secret(settings, child) if settings.uses_auth else None
+        user_data = [_user_data(settings, i, vip_address, member_ips, vrid, auth_pass)
+                     for i in range(settings.member_count)]
+        self._user_data = user_data
+
+        instances = [openstack.compute.Instance(
+            member,
+            name=member,
+            **_image_and_flavor(settings),
+            key_pair=settings.key_pair or None,
+            networks=[{"port": port.id}],
+            user_data=user_data[i],
+            scheduler_hints=scheduler_hints,
+            config_drive=settings.config_drive or None,
+            metadata={"vrrp-pair": name, "vrrp-priority": str(settings.priorities[i])},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after_router))
+            for i, (member, port) in enumerate(zip(settings.member_names, ports))]
+
+        floating_ip = None
+        if settings.floating_ip:
+            floating_ip = openstack.networking.FloatingIp(
+                f"{name}-fip", pool=settings.external_network, port_id=vip_port.id,
+                description=f"public address of VRRP pair {name}",
+                # Neutron refuses a floating IP for a subnet with no router path yet.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after_router))
+
+        self.vip_address = pulumi.Output.from_input(vip_address)
+        self.floating_ip_address = (floating_ip.address if floating_ip
+                                    else pulumi.Output.from_input(None))
+        self.member_names = pulumi.Output.from_input(list(settings.member_names))
+        self.member_ips = pulumi.Output.all(*member_ips).apply(list)
+        self.member_port_ids = pulumi.Output.all(*[p.id for p in ports]).apply(list)
+        self.instance_ids = pulumi.Output.all(*[i.id for i in instances]).apply(list)
+        self.vrid = pulumi.Output.from_input(vrid)
+        self.security_group_id = group.id
+        self.vip_port_id = vip_port.id
+        self.network_id = pulumi.Output.from_input(net.network_id)
+        self.subnet_id = pulumi.Output.from_input(net.subnet_id)
+        self.settings = settings
+        self.register_outputs({
+            "vip_address": self.vip_address,
+            "floating_ip_address": self.floating_ip_address,
+            "member_names": self.member_names,
+            "member_ips": self.member_ips,
+            "member_port_ids": self.member_port_ids,
+            "instance_ids": self.instance_ids,
+            "vrid": self.vrid,
+            "security_group_id": self.security_group_id,
+            "vip_port_id": self.vip_port_id,
+            "network_id": self.network_id,
+            "subnet_id": self.subnet_id,
+        })
+
+
+def _fixed_ip(subnet_id: pulumi.Input[str], address: Any) -> dict[str, Any]:
+    fixed: dict[str, Any] = {"subnet_id": subnet_id}
+    if address is not None:
+        fixed["ip_address"] = str(address)
+    return fixed
+
+
+def _address_of(port: openstack.networking.Port, explicit: Any) -> pulumi.Output[str]:
+    """The explicit address when configured (known at preview), else Neutron's."""
+    if explicit is not None:
+        return pulumi.Output.from_input(str(explicit))
+    return port.all_fixed_ips.apply(lambda ips: ips[0])
+
+
+def _image_and_flavor(settings: Settings) -> dict[str, str]:
+    return {
+        ("image_id" if is_uuid(settings.image) else "image_name"): settings.image,
+        ("flavor_id" if is_uuid(settings.flavor) else "flavor_name"): settings.flavor,
+    }
+
+
+def _auth_secret(settings: Settings, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """A VRRPv2 PASS secret generated once at create time and kept, secret, in state.
+
+    pulumi-command runs it once (never in preview); it stays stable afterwards,
+    so members are not replaced on every `pulumi up`."""
+    secret = command.local.Command(
+        f"{settings.name}-vrrp-auth",
+        create=AUTH_SECRET_COMMAND,
+        logging=command.local.Logging.NONE,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            additional_secret_outputs=["stdout"])))
+    return pulumi.Output.secret(secret.stdout.apply(lambda out: out.strip()))
+
+
+def _user_data(settings: Settings, index: int, vip: pulumi.Output[str],
+               member_ips: list[pulumi.Output[str]], vrid: int,
+               auth_pass: pulumi.Output[str] | None) -> pulumi.Output[str]:
+    def build(values: list[Any]) -> str:
+        vip_value, auth_value, *ips = values
+        member = render.MemberView(
+            name=settings.member_names[index],
+            address=ips[index],
+            peers=tuple(ip for j, ip in enumerate(ips) if j != index),
+            priority=settings.priorities[index])
+        return render.user_data(settings, member, vip_value, vrid, auth_value)
+
+    rendered = pulumi.Output.all(vip, auth_pass, *member_ips).apply(build)
+    # Always secret: it may hold the VRRP secret, and it is what a VM trusts.
+    return pulumi.Output.secret(rendered)

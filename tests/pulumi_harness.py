@@ -1,0 +1,127 @@
+"""Runs VrrpPair under Pulumi mocks and records what it asked the engine to create."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pulumi
+
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+MOCK_FLOATING_IP = "203.0.113.10"
+MOCK_AUTH_SECRET = "Mk9-sec_"
+
+
+@dataclass
+class Recorded:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    secret_inputs: set[str] = field(default_factory=set)
+    dependencies: list[str] = field(default_factory=list)
+
+
+def unwrap_secrets(value: Any, path: str, secrets: set[str]) -> Any:
+    """Mocks see secrets as wrapped dicts: unwrap them and remember where they were."""
+    if isinstance(value, dict):
+        if value.get(SIG_KEY) == SECRET_SIG:
+            secrets.add(path)
+            return unwrap_secrets(value["value"], path, secrets)
+        return {k: unwrap_secrets(v, f"{path}.{k}" if path else k, secrets)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    return value
+
+
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
+    """Also records each registration's dependencies, which MockResourceArgs lacks."""
+
+    def RegisterResource(self, request: Any) -> Any:
+        self.mocks.dependencies[request.name] = list(request.dependencies)
+        return super().RegisterResource(request)
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Echoes inputs back as outputs and fills in what Neutron/Nova would compute."""
+
+    resources: list[Recorded] = field(default_factory=list)
+    dependencies: dict[str, list[str]] = field(default_factory=dict)
+    _next_ip: int = 100
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        secrets: set[str] = set()
+        inputs = unwrap_secrets(dict(args.inputs), "", secrets)
+        outputs = dict(args.inputs)
+        if args.typ == "openstack:networking/port:Port":
+            fixed = [f.get("ipAddress") for f in inputs.get("fixedIps", [])]
+            outputs["allFixedIps"] = [ip or self._allocate() for ip in fixed]
+        elif args.typ == "openstack:networking/floatingIp:FloatingIp":
+            outputs["address"] = MOCK_FLOATING_IP
+        elif args.typ == "command:local:Command":
+            outputs["stdout"] = MOCK_AUTH_SECRET + "\n"
+        if args.typ != "vrrp-pair:index:VrrpPair":
+            self.resources.append(Recorded(args.typ, args.name, inputs, secrets,
+                                           self.dependencies.get(args.name, [])))
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "openstack:networking/getNetwork:getNetwork":
+            return {"id": f"{args.args.get('name')}-net-id", "name": args.args.get("name")}
+        return {}
+
+    def _allocate(self) -> str:
+        self._next_ip += 1
+        return str(ipaddress.ip_address("10.10.0.0") + self._next_ip)
+
+    def of_type(self, suffix: str) -> list[Recorded]:
+        return [r for r in self.resources if r.typ.endswith(suffix)]
+
+    def named(self, name: str) -> Recorded:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"{name}: {len(matches)} resources"
+        return matches[0]
+
+
+def run_program(program: Callable[[], Any], mocks: RecordingMocks | None = None,
+                preview: bool = False) -> RecordingMocks:
+    """Runs `program` (which declares resources and returns an Output to wait
+    for) under fresh mocks, and returns the mocks with every recorded resource."""
+    from components.vrid import registry
+
+    registry.reset()
+    mocks = mocks or RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="vrrp-pair", stack="test", preview=preview,
+                             monitor=RecordingMonitor(mocks))
+
+    result: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def body() -> Any:
+        out = program()
+        return pulumi.Output.from_input(out).apply(lambda value: result.update(value=value))
+
+    body()
+    return mocks
+
+
+def resolve(output: Any) -> Any:
+    """Used inside a program: wraps an awaitable (e.g. Output.is_secret()) as an Output."""
+    return pulumi.Output.from_input(asyncio.ensure_future(output))
+
+
+RECIPE_ARGS: dict[str, Any] = {
+    "subnet_cidr": "10.10.0.0/24",
+    "member_addresses": ["10.10.0.4", "10.10.0.5"],
+    "vip_address": "10.10.0.200",
+    "floating_ip": True,
+    "external_network": "public",
+    "external_network_id": "11111111-2222-3333-4444-555555555555",
+    "image": "debian-12",
+    "flavor": "m1.small",
+    "http_allowed_cidrs": ["0.0.0.0/0"],
+}
