@@ -1,0 +1,43 @@
+"""Each member's user-data, rendered through the component under Pulumi mocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from components import VrrpPair
+from tests.pulumi_harness import RECIPE_ARGS, run_program
+
+
+def rendered_user_data(args: dict[str, Any], name: str = "vrrp") -> dict[str, str]:
+    """member name -> the exact #cloud-config text Nova would receive."""
+
+    def program() -> Any:
+        return VrrpPair(name, args).instance_ids  # type: ignore[arg-type]
+
+    mocks = run_program(program)
+    return {r.name: r.inputs["userData"] for r in mocks.of_type("compute/instance:Instance")}
+
+
+def written_files(user_data: str) -> dict[str, dict[str, Any]]:
+    """path -> write_files entry, as cloud-init parses it."""
+    document = yaml.safe_load(user_data)
+    return {entry["path"]: entry for entry in document["write_files"]}
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "recipe-default": dict(RECIPE_ARGS),
+    "vrrpv2-auth": {**RECIPE_ARGS, "vrrp_version": 2, "advert_interval": 1,
+                    "preemption": "always"},
+    "three-allocated": {**RECIPE_ARGS, "member_count": 3, "member_addresses": [],
+                        "vip_address": "", "preemption": "delayed", "preempt_delay": 10},
+    "mirror-with-key": {**RECIPE_ARGS, "package_source": "mirror",
+                        "apt_mirror": "http://10.10.0.250:8080/debian",
+                        "apt_mirror_key": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGTest\n"
+                                          "-----END PGP PUBLIC KEY BLOCK-----\n"},
+    "preinstalled-eth0-8080": {**RECIPE_ARGS, "package_source": "preinstalled",
+                               "interface": "eth0", "http_port": 8080},
+    "ipv6": {**RECIPE_ARGS, "subnet_cidr": "fd00:10::/64", "vip_address": "fd00:10::200",
+             "member_addresses": ["fd00:10::4", "fd00:10::5"], "floating_ip": False},
+}
