@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import pulumi
@@ -23,17 +24,21 @@ def allocation_pools(subnet: IpNetwork, gateway: IpAddress,
                      reserved: list[IpAddress]) -> list[tuple[str, str]]:
     """Neutron's address pools minus the gateway and the addresses we ask for
     explicitly, so a DHCP or other port can never take the VIP first."""
-    first = subnet.network_address + 1
-    last = subnet.broadcast_address - 1 if subnet.version == 4 else subnet.broadcast_address
-    holes = sorted({gateway, *reserved})
+    def text(number: int) -> str:
+        return str(ipaddress.ip_address(number) if subnet.version == 4
+                   else ipaddress.IPv6Address(number))
+
+    first = int(subnet.network_address) + 1
+    last = int(subnet.broadcast_address) - (1 if subnet.version == 4 else 0)
+    holes = sorted({int(gateway), *(int(address) for address in reserved)})
     pools: list[tuple[str, str]] = []
     start = first
     for hole in holes:
         if hole > start:
-            pools.append((str(start), str(hole - 1)))
+            pools.append((text(start), text(hole - 1)))
         start = max(start, hole + 1)
     if start <= last:
-        pools.append((str(start), str(last)))
+        pools.append((text(start), text(last)))
     return pools
 
 

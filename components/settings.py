@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -97,7 +98,7 @@ class Settings:
 
     @property
     def effective_gateway(self) -> IpAddress:
-        return self.gateway_ip or next(self.subnet.hosts())
+        return self.gateway_ip or first_host(self.subnet)
 
     def member_address(self, index: int) -> IpAddress | None:
         """The configured address of member `index`, or None when Neutron allocates it."""
@@ -291,7 +292,7 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
         if gateway_ip not in subnet or gateway_ip == subnet.network_address or (
                 subnet.version == 4 and gateway_ip == subnet.broadcast_address):
             raise _fail("gatewayIp", str(gateway_ip), f"expected a host address inside {subnet}")
-    gateway = gateway_ip or next(subnet.hosts())
+    gateway = gateway_ip or first_host(subnet)
 
     member_count = _int("memberCount", values["member_count"], MIN_MEMBERS, MAX_MEMBERS)
 
@@ -414,6 +415,12 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
         smoke_check=smoke_check, failover_drill=failover_drill, check_address=check_address,
         check_deadline=check_deadline,
     )
+
+
+def first_host(subnet: IpNetwork) -> IpAddress:
+    """Neutron's default gateway: the first address after the network address."""
+    return ipaddress.ip_address(int(subnet.network_address) + 1) if subnet.version == 4 else \
+        ipaddress.IPv6Address(int(subnet.network_address) + 1)
 
 
 def is_uuid(value: str) -> bool:

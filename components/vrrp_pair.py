@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, TypedDict
+from collections.abc import Sequence
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_command as command
 import pulumi_openstack as openstack
 
 from . import render
+from .checks import declare_checks, parsed
 from .network import declare_network, declare_security_group
 from .settings import Settings, is_uuid, parse_settings
 from .vrid import registry
@@ -100,7 +102,7 @@ class VrrpPair(pulumi.ComponentResource):
 
     vip_address: pulumi.Output[str]
     """The virtual IP on the pair's subnet."""
-    floating_ip_address: pulumi.Output[Optional[str]]
+    floating_ip_address: pulumi.Output[str | None]
     """The floating IP associated with the VIP port, if any."""
     member_names: pulumi.Output[list[str]]
     member_ips: pulumi.Output[list[str]]
@@ -112,9 +114,15 @@ class VrrpPair(pulumi.ComponentResource):
     vip_port_id: pulumi.Output[str]
     network_id: pulumi.Output[str]
     subnet_id: pulumi.Output[str]
+    smoke_check: pulumi.Output[dict[str, Any] | None]
+    """What the smoke check saw (served_by, seconds_to_first_answer), when it ran."""
+    failover_downtime_seconds: pulumi.Output[float | None]
+    """Client-observed downtime the failover drill measured, when it ran."""
+    failover_new_master: pulumi.Output[str | None]
+    """The member that took the VIP in the failover drill, when it ran."""
 
     def __init__(self, name: str, args: VrrpPairArgs,
-                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         # Validate everything before registering anything: a bad setting must
         # leave nothing half-made.
         settings = parse_settings(name, dict(args))
@@ -150,7 +158,8 @@ class VrrpPair(pulumi.ComponentResource):
             security_group_ids=[group.id],
             port_security_enabled=True,
             admin_state_up=True,
-            allowed_address_pairs=[{"ip_address": vip_address}],
+            allowed_address_pairs=[
+                openstack.networking.PortAllowedAddressPairArgs(ip_address=vip_address)],
             opts=child) for i, member in enumerate(settings.member_names)]
         member_ips = [_address_of(port, settings.member_address(i))
                       for i, port in enumerate(ports)]
@@ -160,7 +169,7 @@ class VrrpPair(pulumi.ComponentResource):
             server_group = openstack.compute.ServerGroup(
                 f"{name}-group", name=f"{name}-group",
                 policies=settings.server_group_policy, opts=child)
-            scheduler_hints = [{"group": server_group.id}]
+            scheduler_hints = [openstack.compute.InstanceSchedulerHintArgs(group=server_group.id)]
 
         auth_pass = _auth_secret(settings, child) if settings.uses_auth else None
         user_data = [_user_data(settings, i, vip_address, member_ips, vrid, auth_pass)
@@ -170,15 +179,18 @@ class VrrpPair(pulumi.ComponentResource):
         instances = [openstack.compute.Instance(
             member,
             name=member,
-            **_image_and_flavor(settings),
+            image_id=settings.image if is_uuid(settings.image) else None,
+            image_name=None if is_uuid(settings.image) else settings.image,
+            flavor_id=settings.flavor if is_uuid(settings.flavor) else None,
+            flavor_name=None if is_uuid(settings.flavor) else settings.flavor,
             key_pair=settings.key_pair or None,
-            networks=[{"port": port.id}],
+            networks=[openstack.compute.InstanceNetworkArgs(port=port.id)],
             user_data=user_data[i],
             scheduler_hints=scheduler_hints,
             config_drive=settings.config_drive or None,
             metadata={"vrrp-pair": name, "vrrp-priority": str(settings.priorities[i])},
             opts=pulumi.ResourceOptions(parent=self, depends_on=after_router))
-            for i, (member, port) in enumerate(zip(settings.member_names, ports))]
+            for i, (member, port) in enumerate(zip(settings.member_names, ports, strict=False))]
 
         floating_ip = None
         if settings.floating_ip:
@@ -187,6 +199,15 @@ class VrrpPair(pulumi.ComponentResource):
                 description=f"public address of VRRP pair {name}",
                 # Neutron refuses a floating IP for a subnet with no router path yet.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after_router))
+
+        check_target = (pulumi.Output.from_input(settings.check_address) if settings.check_address
+                        else floating_ip.address if floating_ip else vip_address)
+        smoke, drill = declare_checks(
+            settings, check_target,
+            members=list(zip(settings.member_names, [p.id for p in ports], strict=False)),
+            triggers=[*[i.id for i in instances], *[p.id for p in ports]],
+            parent=self,
+            depends_on=[*instances, *([floating_ip] if floating_ip else [])])
 
         self.vip_address = pulumi.Output.from_input(vip_address)
         self.floating_ip_address = (floating_ip.address if floating_ip
@@ -200,6 +221,11 @@ class VrrpPair(pulumi.ComponentResource):
         self.vip_port_id = vip_port.id
         self.network_id = pulumi.Output.from_input(net.network_id)
         self.subnet_id = pulumi.Output.from_input(net.subnet_id)
+        self.smoke_check = parsed(smoke)
+        drill_result = parsed(drill)
+        self.failover_downtime_seconds = drill_result.apply(
+            lambda r: r.get("downtime_seconds") if r else None)
+        self.failover_new_master = drill_result.apply(lambda r: r.get("new_master") if r else None)
         self.settings = settings
         self.register_outputs({
             "vip_address": self.vip_address,
@@ -213,14 +239,16 @@ class VrrpPair(pulumi.ComponentResource):
             "vip_port_id": self.vip_port_id,
             "network_id": self.network_id,
             "subnet_id": self.subnet_id,
+            "smoke_check": self.smoke_check,
+            "failover_downtime_seconds": self.failover_downtime_seconds,
+            "failover_new_master": self.failover_new_master,
         })
 
 
-def _fixed_ip(subnet_id: pulumi.Input[str], address: Any) -> dict[str, Any]:
-    fixed: dict[str, Any] = {"subnet_id": subnet_id}
-    if address is not None:
-        fixed["ip_address"] = str(address)
-    return fixed
+def _fixed_ip(subnet_id: pulumi.Input[str],
+              address: Any) -> openstack.networking.PortFixedIpArgs:
+    return openstack.networking.PortFixedIpArgs(
+        subnet_id=subnet_id, ip_address=None if address is None else str(address))
 
 
 def _address_of(port: openstack.networking.Port, explicit: Any) -> pulumi.Output[str]:
@@ -228,13 +256,6 @@ def _address_of(port: openstack.networking.Port, explicit: Any) -> pulumi.Output
     if explicit is not None:
         return pulumi.Output.from_input(str(explicit))
     return port.all_fixed_ips.apply(lambda ips: ips[0])
-
-
-def _image_and_flavor(settings: Settings) -> dict[str, str]:
-    return {
-        ("image_id" if is_uuid(settings.image) else "image_name"): settings.image,
-        ("flavor_id" if is_uuid(settings.flavor) else "flavor_name"): settings.flavor,
-    }
 
 
 def _auth_secret(settings: Settings, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:

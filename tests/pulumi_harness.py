@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 
@@ -13,6 +14,12 @@ SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 MOCK_FLOATING_IP = "203.0.113.10"
 MOCK_AUTH_SECRET = "Mk9-sec_"
+MOCK_COMMAND_STDOUT = {  # by the last word of the command's name
+    "auth": MOCK_AUTH_SECRET + "\n",
+    "check": '{"served_by": "vrrp-node-1", "seconds_to_first_answer": 1.5}\n',
+    "drill": '{"old_master": "vrrp-node-1", "new_master": "vrrp-node-2", '
+             '"downtime_seconds": 0.42}\n',
+}
 
 
 @dataclass
@@ -41,7 +48,8 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
     """Also records each registration's dependencies, which MockResourceArgs lacks."""
 
     def RegisterResource(self, request: Any) -> Any:
-        self.mocks.dependencies[request.name] = list(request.dependencies)
+        mocks: RecordingMocks = self.mocks  # type: ignore[assignment]
+        mocks.dependencies[request.name] = list(request.dependencies)
         return super().RegisterResource(request)
 
 
@@ -63,16 +71,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         elif args.typ == "openstack:networking/floatingIp:FloatingIp":
             outputs["address"] = MOCK_FLOATING_IP
         elif args.typ == "command:local:Command":
-            outputs["stdout"] = MOCK_AUTH_SECRET + "\n"
+            outputs["stdout"] = MOCK_COMMAND_STDOUT[args.name.rsplit("-", 2)[-1]]
         if args.typ != "vrrp-pair:index:VrrpPair":
             self.resources.append(Recorded(args.typ, args.name, inputs, secrets,
                                            self.dependencies.get(args.name, [])))
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs
+             ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         if args.token == "openstack:networking/getNetwork:getNetwork":
-            return {"id": f"{args.args.get('name')}-net-id", "name": args.args.get("name")}
-        return {}
+            return {"id": f"{args.args.get('name')}-net-id", "name": args.args.get("name")}, []
+        return {}, []
 
     def _allocate(self) -> str:
         self._next_ip += 1

@@ -13,8 +13,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
@@ -131,7 +131,7 @@ def test_keepalived_accepts_the_rendered_config(variant: str, member: str, user_
 def test_keepalived_test_harness_does_fail_on_a_missing_check_script(secure_dir: Path) -> None:
     """The check above can fail: without the health check keepalived says so."""
     _require("keepalived")
-    _, member, user_data = CASES[0]
+    _, _member, user_data = CASES[0]
     result = keepalived_test(user_data, _own_address(user_data), secure_dir,
                              mutate=Path(render.CHECK_SCRIPT).name)
     assert result.returncode != 0

@@ -39,7 +39,7 @@ def test_vip_port_holds_the_vip_and_is_never_bound() -> None:
 def test_every_member_port_allows_exactly_the_vip_with_port_security() -> None:
     mocks, _ = _recipe()
     ports = [mocks.named(f"vrrp-node-{i}-port") for i in (1, 2)]
-    for port, address in zip(ports, ["10.10.0.4", "10.10.0.5"]):
+    for port, address in zip(ports, ["10.10.0.4", "10.10.0.5"], strict=False):
         assert port.inputs["allowedAddressPairs"] == [{"ipAddress": "10.10.0.200"}]
         assert port.inputs["portSecurityEnabled"] is True
         assert port.inputs["fixedIps"] == [{"subnetId": "vrrp-subnet-id", "ipAddress": address}]
@@ -142,7 +142,7 @@ def test_ids_go_to_id_arguments() -> None:
 
 def test_outputs_and_user_data_secrecy() -> None:
     _, seen = _recipe()
-    instance_ids, fip, vip, member_ips, vrid, user_data_secret = seen["outputs"]
+    instance_ids, _fip, vip, member_ips, vrid, user_data_secret = seen["outputs"]
     assert instance_ids == ["vrrp-node-1-id", "vrrp-node-2-id"]
     assert vip == "10.10.0.200"
     assert member_ips == ["10.10.0.4", "10.10.0.5"]
@@ -235,8 +235,9 @@ def test_explicit_vrid_used_twice_on_one_network_is_refused() -> None:
 
     def program() -> Any:
         VrrpPair("web", {**RECIPE_ARGS, **shared})  # type: ignore[typeddict-item]
-        VrrpPair("api", {**RECIPE_ARGS, **shared, "member_addresses": ["10.10.0.8", "10.10.0.9"],
-                         "vip_address": "10.10.0.201"})  # type: ignore[typeddict-item]
+        other: Any = {**RECIPE_ARGS, **shared, "member_addresses": ["10.10.0.8", "10.10.0.9"],
+                      "vip_address": "10.10.0.201"}
+        VrrpPair("api", other)
 
     with pytest.raises(VrrpPairConfigError, match=r"virtualRouterId: 7 .* pair 'web' already"):
         run_program(program)

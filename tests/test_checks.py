@@ -1,0 +1,126 @@
+"""The failover-check module's logic, and how the component declares the checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components import VrrpPair, failover_check
+from tests.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, run_program
+
+
+class ScriptedNetwork:
+    """A fake client view: node-1 answers until its port is disabled, then nothing
+    for `silent` probes, then node-2 answers."""
+
+    def __init__(self, silent: int) -> None:
+        self.disabled: list[str] = []
+        self.enabled: list[str] = []
+        self.silent = silent
+
+    def probe(self, url: str, timeout: float) -> str | None:
+        if not self.disabled:
+            return "vrrp-node-1"
+        if self.silent > 0:
+            self.silent -= 1
+            return None
+        return "vrrp-node-2"
+
+    def disable(self, member: str) -> None:
+        self.disabled.append(member)
+
+    def enable(self, member: str) -> None:
+        self.enabled.append(member)
+
+
+def test_drill_fails_the_master_measures_and_restores_its_port(monkeypatch: Any) -> None:
+    network = ScriptedNetwork(silent=5)
+    monkeypatch.setattr(failover_check, "probe_once", network.probe)
+    result = failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], network,
+                                  timeout=5, probe_interval=0.001)
+    assert result.old_master == "vrrp-node-1" and result.new_master == "vrrp-node-2"
+    assert network.disabled == ["vrrp-node-1"] and network.enabled == ["vrrp-node-1"]
+    assert result.failed_probes >= 5
+    assert result.downtime_seconds is not None and result.downtime_seconds > 0
+
+
+def test_drill_reports_no_new_master_and_still_restores_the_port(monkeypatch: Any) -> None:
+    network = ScriptedNetwork(silent=10**9)
+    monkeypatch.setattr(failover_check, "probe_once", network.probe)
+    result = failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], network,
+                                  timeout=0.2, probe_interval=0.001)
+    assert result.new_master is None and result.downtime_seconds is None
+    assert network.enabled == ["vrrp-node-1"]
+
+
+def test_drill_refuses_an_address_that_is_not_the_pair(monkeypatch: Any) -> None:
+    monkeypatch.setattr(failover_check, "probe_once", lambda url, timeout: "someone-else")
+    with pytest.raises(RuntimeError, match="not one of vrrp-node-1"):
+        failover_check.drill("http://vip/", ["vrrp-node-1"], ScriptedNetwork(0), timeout=1)
+
+
+def test_smoke_cli_fails_after_its_deadline_on_a_closed_port(capsys: Any) -> None:
+    code = failover_check.main(["smoke", "--url", "http://127.0.0.1:9/", "--deadline", "0.5",
+                                "--interval", "0.1"])
+    assert code == 1
+    assert "did not serve within" in capsys.readouterr().err
+
+
+def _pair(extra: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    seen: dict[str, Any] = {}
+
+    def program() -> Any:
+        pair = VrrpPair("vrrp", {**RECIPE_ARGS, **extra})  # type: ignore[typeddict-item]
+        return pulumi.Output.all(pair.instance_ids, pair.smoke_check,
+                                 pair.failover_downtime_seconds).apply(
+            lambda v: seen.update(v=v))
+
+    return run_program(program), seen
+
+
+def test_checks_are_off_by_default() -> None:
+    mocks, seen = _pair({})
+    assert not mocks.of_type("command:local:Command")
+    assert seen["v"][1] is None and seen["v"][2] is None
+
+
+def test_smoke_check_probes_the_floating_ip_after_the_instances() -> None:
+    mocks, _ = _pair({"smoke_check": True})
+    (smoke,) = mocks.of_type("command:local:Command")
+    assert smoke.name == "vrrp-smoke-check"
+    assert f"smoke --url http://{MOCK_FLOATING_IP}:80/ --deadline 600" in smoke.inputs["create"]
+    assert "components.failover_check" in smoke.inputs["create"]
+    assert smoke.inputs["triggers"] == ["vrrp-node-1-id", "vrrp-node-2-id",
+                                        "vrrp-node-1-port-id", "vrrp-node-2-port-id"]
+    assert {d.rsplit("::", 1)[1] for d in smoke.dependencies} >= {
+        "vrrp-node-1", "vrrp-node-2", "vrrp-fip"}
+
+
+def test_drill_names_each_member_port_and_runs_after_the_smoke_check() -> None:
+    mocks, _ = _pair({"failover_drill": True, "check_address": "10.10.0.200"})
+    drill = mocks.named("vrrp-failover-drill")
+    create = drill.inputs["create"]
+    assert "drill --url http://10.10.0.200:80/" in create
+    assert "--member vrrp-node-1=vrrp-node-1-port-id" in create
+    assert "--member vrrp-node-2=vrrp-node-2-port-id" in create
+    assert any(d.endswith("::vrrp-smoke-check") for d in drill.dependencies)
+
+
+def test_checks_do_not_run_in_preview() -> None:
+    """pulumi-command skips create during preview; the component adds no invoke
+    (local.run) that would run anyway."""
+    mocks, _ = _pair({"smoke_check": True, "failover_drill": True})
+    invoked = [r for r in mocks.resources if r.typ.startswith("command:local:run")]
+    assert invoked == []
+    assert json.dumps([r.typ for r in mocks.of_type("command:local:Command")]) == json.dumps(
+        ["command:local:Command", "command:local:Command"])
+
+
+def test_drill_results_become_component_outputs() -> None:
+    _, seen = _pair({"failover_drill": True})
+    _, smoke, downtime = seen["v"]
+    assert smoke == {"served_by": "vrrp-node-1", "seconds_to_first_answer": 1.5}
+    assert downtime == 0.42
