@@ -1,0 +1,53 @@
+# Shared by scripts/*: the project's Python environment and Debian packages.
+# shellcheck shell=bash
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$REPO_ROOT/.venv"
+
+log() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
+
+# Installs Debian packages without letting their services start on this host.
+apt_install() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        guard=1
+    fi
+    if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit)" ] \
+        || [ -n "${VRRP_APT_UPDATE:-}" ]; then
+        apt-get update -q
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q \
+        --no-install-recommends "${missing[@]}" || {
+        apt-get update -q
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q \
+            --no-install-recommends "${missing[@]}"
+    }
+    [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
+    return 0
+}
+
+# The project's virtualenv with the pinned requirements (quiet when up to date).
+python_env() {
+    local stamp="$VENV/.requirements.sha256"
+    local want
+    want=$(cat "$REPO_ROOT"/requirements*.txt "$REPO_ROOT/requirements.lock" | sha256sum | cut -d' ' -f1)
+    if [ ! -x "$VENV/bin/python" ]; then
+        python3 -m venv "$VENV"
+    fi
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        "$VENV/bin/pip" install -q --upgrade pip
+        "$VENV/bin/pip" install -q -r "$REPO_ROOT/requirements.txt" \
+            -r "$REPO_ROOT/requirements-dev.txt" -c "$REPO_ROOT/requirements.lock"
+        echo "$want" > "$stamp"
+    fi
+    # shellcheck disable=SC1091
+    . "$VENV/bin/activate"
+}
