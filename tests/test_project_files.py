@@ -1,0 +1,64 @@
+"""Pulumi.yaml, Pulumi.dev.yaml, README and the component agree with each other."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.settings import DEFAULTS, parse_settings, setting_name
+from components.stack_config import PAIR_NAME_KEY
+from components.vrrp_pair import VrrpPairArgs
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+CONFIG = PROJECT["config"]
+
+
+def test_every_component_setting_is_declared_in_pulumi_yaml_and_nothing_else() -> None:
+    fields = {setting_name(f) for f in typing.get_type_hints(VrrpPairArgs)}
+    assert set(CONFIG) == fields | {PAIR_NAME_KEY}
+    assert set(DEFAULTS) == set(typing.get_type_hints(VrrpPairArgs))
+
+
+def test_pulumi_yaml_defaults_are_the_component_defaults() -> None:
+    for field, default in DEFAULTS.items():
+        spec = CONFIG[setting_name(field)]
+        if field in ("image", "flavor"):
+            assert "default" not in spec, "image and flavor are required"
+            continue
+        declared = spec["default"]
+        assert str(declared) == str(default), (field, declared, default)
+        assert spec["description"].strip()
+
+
+def test_readme_config_table_is_generated_from_pulumi_yaml() -> None:
+    loader = importlib.machinery.SourceFileLoader("config_reference",
+                                                  str(ROOT / "scripts" / "config-reference"))
+    module: Any = types.ModuleType(loader.name)
+    module.__file__ = loader.path
+    loader.exec_module(module)
+    readme = (ROOT / "README.md").read_text()
+    assert module.table() in readme, "run scripts/config-reference --write"
+
+
+def test_dev_stack_reproduces_the_recipe() -> None:
+    stack = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    values = {key.split(":", 1)[1]: value for key, value in stack.items()}
+    by_field = {f: values[setting_name(f)] for f in DEFAULTS if setting_name(f) in values}
+    settings = parse_settings(values[PAIR_NAME_KEY], by_field)
+    assert str(settings.subnet) == "10.10.0.0/24"
+    assert [str(a) for a in settings.member_addresses] == ["10.10.0.4", "10.10.0.5"]
+    assert str(settings.vip_address) == "10.10.0.200"
+    assert settings.floating_ip and settings.member_count == 2
+    assert settings.member_names == ("vrrp-node-1", "vrrp-node-2")
+
+
+def test_readme_names_the_two_commands_and_ci_runs_the_test_one() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "sudo scripts/deploy\n" in readme and "sudo scripts/test\n" in readme
+    assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
