@@ -1,6 +1,5 @@
 """VrrpPair: a highly available virtual IP served by a keepalived group of VMs."""
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, TypedDict
