@@ -18,5 +18,5 @@ def test_every_setting_and_output_is_in_the_inferred_schema() -> None:
     assert all(d.description for d in definition.inputs.values())
     assert {"vipAddress", "floatingIpAddress", "memberNames", "memberIps", "memberPortIds",
             "instanceIds", "vrid", "securityGroupId"} <= set(definition.outputs)
-    assert definition.inputs["advertInterval"].type.value == "number"
-    assert definition.outputs["vrid"].type.value == "integer"
+    assert str(definition.inputs["advertInterval"].type) == "PropertyType.NUMBER"
+    assert str(definition.outputs["vrid"].type) == "PropertyType.INTEGER"

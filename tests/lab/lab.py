@@ -414,7 +414,10 @@ class Lab:
         for pair in pairs:
             for files in pair:
                 index += 1
-                self.members.append(Member(self, files, f"{self.tag}-m{index}", f"m{index}",
+                # The switch port is named after the member when it fits (so a
+                # drill's {member} template can address it), else mN.
+                port = files.name if len(files.name) <= 15 else f"m{index}"
+                self.members.append(Member(self, files, f"{self.tag}-m{index}", port,
                                            self.root / files.name))
         self.namespaces: list[str] = []
         self._probes: list[Probe] = []
