@@ -51,3 +51,14 @@ python_env() {
     # shellcheck disable=SC1091
     . "$VENV/bin/activate"
 }
+
+# A Go tool built from the Go module proxy once, cached by version; prints its path.
+go_tool() {
+    local name=$1 module=$2 version=$3
+    local dir="/var/cache/vrrp-pair/tools/$name-$version"
+    if [ ! -x "$dir/$name" ]; then
+        mkdir -p "$dir"
+        GOBIN="$dir" GOFLAGS=-trimpath go install "$module@$version" >&2
+    fi
+    echo "$dir/$name"
+}
