@@ -19,6 +19,7 @@ directory under /run).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -27,12 +28,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import IO, TypeVar
 
-from .render import (INTERFACE_FILE, INTERFACE_SCRIPT, KEEPALIVED_CONF, MemberFiles,
-                     WrittenFile)
+from .render import INTERFACE_FILE, INTERFACE_SCRIPT, KEEPALIVED_CONF, MemberFiles, WrittenFile
 
 T = TypeVar("T")
 
@@ -74,7 +75,7 @@ def sh(*cmd: str, check: bool = True, timeout: float = 30,
     return result
 
 
-def wait_until(condition: Callable[[], T], timeout: float, what: str,
+def wait_until(condition: Callable[[], T | None], timeout: float, what: str,
                interval: float = 0.05, diagnose: Callable[[], str] | None = None) -> T:
     """Polls `condition` until it returns something truthy, at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -135,7 +136,7 @@ def _read_pid(path: Path) -> int | None:
 class Member:
     """One keepalived + Apache member in its own namespace."""
 
-    lab: "Lab"
+    lab: Lab
     files: MemberFiles
     ns: str
     port: str
@@ -272,22 +273,25 @@ Include {root}/sites/000-default.conf
     def start_keepalived(self) -> None:
         if self.keepalived is not None and self.keepalived.poll() is None:
             raise LabError(f"keepalived of {self.name} already runs")
-        log = open(self.root / "keepalived.log", "ab")
-        log.write(f"==== start {time.monotonic():.3f}\n".encode())
-        log.flush()
+        with open(self.root / "keepalived.log", "ab") as log:
+            log.write(f"==== start {time.monotonic():.3f}\n".encode())
+            log.flush()
+            self.keepalived = self._spawn_keepalived(log)
+        proc = self.keepalived
+        wait_until(lambda: self.keepalived_pids().get("vrrp") or proc.poll() is not None,
+                   15, f"keepalived of {self.name} to start its VRRP process",
+                   diagnose=lambda: self.tail(self.root / "keepalived.log"))
+        if proc.poll() is not None:
+            raise LabError(f"keepalived of {self.name} exited {proc.returncode}\n"
+                           + self.tail(self.root / "keepalived.log"))
+
+    def _spawn_keepalived(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
         cmd = self.in_member(
             "keepalived", "-n", "-l", "-G", "-P", "-f", KEEPALIVED_CONF,
             "-p", str(self.pidfile("parent")), "-r", str(self.pidfile("vrrp")),
             "-c", str(self.pidfile("checkers")), "-b", str(self.pidfile("bfd")))
-        self.keepalived = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        wait_until(lambda: self.keepalived_pids().get("vrrp") or self.keepalived.poll() is not None,
-                   15, f"keepalived of {self.name} to start its VRRP process",
-                   diagnose=lambda: self.tail(self.root / "keepalived.log"))
-        if self.keepalived.poll() is not None:
-            raise LabError(f"keepalived of {self.name} exited {self.keepalived.returncode}\n"
-                           + self.tail(self.root / "keepalived.log"))
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
     def keepalived_pids(self) -> dict[str, int]:
         pids = {}
@@ -357,15 +361,11 @@ Include {root}/sites/000-default.conf
     def kill_everything(self) -> None:
         """SIGKILL to every process in the member's network namespace."""
         for pid in pids_in_netns(self.ns):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if self.keepalived is not None:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.keepalived.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
         wait_until(lambda: not pids_in_netns(self.ns), 15,
                    f"every process of {self.name} to die")
 
@@ -423,7 +423,7 @@ class Lab:
         self._probes: list[Probe] = []
 
     # ---- lifecycle ---------------------------------------------------------
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         try:
             self.build()
         except BaseException:
@@ -491,27 +491,21 @@ class Lab:
         for member in self.members:
             proc = member.keepalived
             if proc is not None and proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         for ns in reversed(self.namespaces):
             for _ in range(50):
                 pids = pids_in_netns(ns)
                 if not pids:
                     break
                 for pid in pids:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
                 time.sleep(0.05)
         for member in self.members:
             if member.keepalived is not None:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     member.keepalived.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
         for ns in reversed(self.namespaces):
             sh("ip", "netns", "delete", ns, check=False)
         self.namespaces.clear()
@@ -572,7 +566,7 @@ class Lab:
         return "\n".join(lines)
 
     def probe(self, vip: str | None = None, http_port: int | None = None,
-              interval: float = 0.01, timeout: float = 0.25) -> "Probe":
+              interval: float = 0.01, timeout: float = 0.25) -> Probe:
         vip = vip or self.members[0].vip
         port = http_port or self.members[0].files.http_port
         probe = Probe(self, f"http://{vip}:{port}/", interval, timeout)
@@ -628,7 +622,7 @@ class Probe:
                     self.samples.append(Sample(float(parts[0]), float(parts[1]),
                                                parts[2].strip()))
 
-    def __enter__(self) -> "Probe":
+    def __enter__(self) -> Probe:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -663,7 +657,7 @@ class Probe:
         def found() -> Sample | None:
             run: list[Sample] = []
             for s in self.completed_since(since):
-                run = run + [s] if s.result == name else []
+                run = [*run, s] if s.result == name else []
                 if len(run) >= settle:
                     return run[0]
             return None
@@ -678,7 +672,7 @@ class Probe:
         ok = [s for s in samples if s.ok]
         before = [s for s in ok if s.start < t0]
         old = before[-1].result if before else None
-        gaps = [b.start - a.start for a, b in zip(ok, ok[1:])]
+        gaps = [b.start - a.start for a, b in itertools.pairwise(ok)]
         downtime = max(gaps, default=0.0)
         if ok and samples and samples[-1].start - ok[-1].start > downtime:
             downtime = samples[-1].start - ok[-1].start  # still down at the end
@@ -702,6 +696,16 @@ def netns_leftovers(tag_prefix: str) -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.startswith(tag_prefix)]
 
 
-__all__: Iterable[str] = ["Lab", "Member", "Probe", "Outage", "Sample", "LabError", "sh",
-                          "wait_until", "with_keepalived_conf", "netns_leftovers",
-                          "pids_in_netns"]
+__all__ = [
+    "Lab",
+    "LabError",
+    "Member",
+    "Outage",
+    "Probe",
+    "Sample",
+    "netns_leftovers",
+    "pids_in_netns",
+    "sh",
+    "wait_until",
+    "with_keepalived_conf",
+]

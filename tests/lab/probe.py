@@ -39,7 +39,7 @@ async def _attempt(host: str, port: int, timeout: float, out: list[str]) -> None
     start = time.monotonic()
     try:
         result = await asyncio.wait_for(_get(host, port, timeout), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         result = "!timeout"
     except ConnectionRefusedError:
         result = "!refused"

@@ -100,7 +100,7 @@ def render_pairs(pairs: list[PairSpec]) -> list[list[MemberFiles]]:
 
     mocks = run_program(program)
     result: list[list[MemberFiles]] = []
-    for spec, (vip, member_ips, vrid) in zip(pairs, seen["values"]):
+    for spec, (vip, member_ips, vrid) in zip(pairs, seen["values"], strict=False):
         members = []
         http_port = int(spec.args.get("http_port", 80))
         for index, address in enumerate(member_ips):

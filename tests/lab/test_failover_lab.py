@@ -36,6 +36,14 @@ def settled_single_holder(lab: Lab, name: str, vip: str | None = None) -> None:
     assert lab.mac_of(member) in neighbour, (neighbour, lab.mac_of(member))
 
 
+def single_holder(lab: Lab, when: str) -> str:
+    def one() -> str | None:
+        holders = lab.vip_holders()
+        return holders[0] if len(holders) == 1 else None
+
+    return wait_until(one, TAKEOVER, f"a single VIP holder {when}", diagnose=lab.diagnose)
+
+
 def fail_master(lab: Lab, action: Callable[[Member], None], old: str, new: str) -> float:
     """Runs `action` on `old` while probing; asserts `new` takes over in time.
     Returns the client-observed downtime."""
@@ -75,11 +83,9 @@ def test_master_port_blocked_backup_takes_over_then_unblock_leaves_one_master(ma
 
     gap, last = gap_after(lab, lab.member(N1).unblock_port, watch=GARP_BOUND + 1)
     assert gap < GARP_BOUND, f"client stuck {gap:.2f}s after the unblock"
-    holders = wait_until(lambda: lab.vip_holders() if len(lab.vip_holders()) == 1 else None,
-                         TAKEOVER, "a single VIP holder after the unblock",
-                         diagnose=lab.diagnose)
-    assert last == holders[0]
-    settled_single_holder(lab, holders[0])
+    holder = single_holder(lab, "after the unblock")
+    assert last == holder
+    settled_single_holder(lab, holder)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -221,9 +227,8 @@ def test_split_brain_then_heal_ends_on_one_member_without_a_stale_mac(make_lab, 
 
     gap, last = gap_after(lab, heal, watch=GARP_BOUND + 1)
     assert gap < GARP_BOUND, f"client stuck {gap:.2f}s after the split brain healed"
-    holders = wait_until(lambda: lab.vip_holders() if len(lab.vip_holders()) == 1 else None,
-                         TAKEOVER, "a single VIP holder after the heal", diagnose=lab.diagnose)
-    assert holders == [N1], "the higher priority wins the dual-master resolution"
+    holder = single_holder(lab, "after the heal")
+    assert holder == N1, "the higher priority wins the dual-master resolution"
     assert last == N1
     settled_single_holder(lab, N1)
 
@@ -271,6 +276,4 @@ def test_failover_drill_module_blocks_the_master_port_and_reports(make_lab):
     # The drill re-enabled the port: the bridge forwards again and one master remains.
     out = sh("ip", "netns", "exec", lab.switch, "bridge", "link", "show", "dev", N1).stdout
     assert "state forwarding" in out, out
-    holders = wait_until(lambda: lab.vip_holders() if len(lab.vip_holders()) == 1 else None,
-                         TAKEOVER, "a single VIP holder after the drill", diagnose=lab.diagnose)
-    settled_single_holder(lab, holders[0])
+    settled_single_holder(lab, single_holder(lab, "after the drill"))
