@@ -1,0 +1,179 @@
+"""Real VMs booting the exact user-data VrrpPair renders; who serves the VIP when things fail.
+
+Two labs, each booted once (TCG: minutes), scenarios in file order:
+  * a pair with packageSource=mirror: the first-boot install path, offline, from the
+    signed private apt repository in the lab namespace; Apache stopped on the master;
+    the recovered member does not take the VIP back (preemption never).
+  * three members with packageSource=preinstalled: the master's port down (drill), the
+    master powered off, the master returning (not preempting), the next master off.
+
+Run: VMLAB=1 .venv/bin/python -m pytest -v -s tests/vmlab  (root; see tests/vmlab/README.md)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.vmlab import scenarios
+from tests.vmlab.lab import MIRROR_ADDRESS, MIRROR_PORT, VIP, Lab, log
+
+MAX_DOWNTIME = float(os.environ.get("VMLAB_MAX_DOWNTIME", "15"))
+RESULTS: dict[str, Any] = {}
+
+
+def _record(key: str, value: Any) -> None:
+    RESULTS[key] = value
+    path = os.environ.get("VMLAB_RESULTS")
+    if path:
+        with open(path, "w") as out:
+            json.dump(RESULTS, out, indent=2, default=str)
+
+
+def _holders(lab: Lab) -> list[str]:
+    """Members whose NIC holds the VIP right now (asked inside each running VM)."""
+    held = []
+    for vm in lab.vms:
+        if vm.running:
+            rc, out, _ = vm.exec(f"ip -o addr show to {VIP}", timeout=30)
+            if rc == 0 and out.strip():
+                held.append(vm.name)
+    return held
+
+
+def _wait_backup(lab: Lab, name: str, deadline: float = 300) -> None:
+    vm = lab.vm(name)
+    end = time.monotonic() + deadline
+    while lab.keepalived_state(vm) != "BACKUP":
+        if time.monotonic() > end:
+            raise AssertionError(f"{name} never reached BACKUP: {lab.keepalived_state(vm)}")
+        time.sleep(2)
+
+
+@pytest.fixture(scope="module")
+def mirror_pair() -> Iterator[tuple[Lab, dict[str, Any]]]:
+    with Lab.create(package_source="mirror", member_count=2) as lab:
+        yield lab, scenarios.boot(lab)
+
+
+@pytest.fixture(scope="module")
+def trio() -> Iterator[tuple[Lab, dict[str, Any]]]:
+    with Lab.create(package_source="preinstalled", member_count=3) as lab:
+        yield lab, scenarios.boot(lab)
+
+
+# --- packageSource=mirror: two members -------------------------------------------------
+
+def test_mirror_first_boot_installs_from_the_private_repository(mirror_pair: Any) -> None:
+    lab, boot = mirror_pair
+    _record("mirror_boot", {k: v for k, v in boot.items() if k != "cloud_init"})
+    names = [vm.name for vm in lab.vms]
+    assert boot["served_by"] in names
+    for name, result in boot["cloud_init"].items():
+        assert result["errors"] == [], f"{name}: cloud-init errors {result['errors']}"
+    for vm in lab.vms:
+        rc, out, err = vm.exec("dpkg-query -W -f '${Package} ${Status}\\n' keepalived apache2 "
+                               "curl; cat /etc/apt/sources.list; "
+                               "ls /etc/apt/trusted.gpg.d/", timeout=60)
+        assert rc == 0, err
+        assert out.count("install ok installed") == 3, out
+        assert f"deb http://{MIRROR_ADDRESS}:{MIRROR_PORT}/ bookworm main" in out, out
+        assert "vrrp-pair-mirror-key" in out, "the signing key from aptMirrorKey is not installed"
+    served = (lab.dir / "mirror.log").read_text().splitlines()
+    for member in lab.members:
+        fetched = [line for line in served if line.startswith(f"{member.address} ")
+                   and "/pool/main/keepalived_" in line and '" 200 ' in line]
+        assert fetched, f"{member.name} did not fetch keepalived from the lab repository"
+    assert _holders(lab) == [boot["served_by"]]
+
+
+def test_mirror_apache_stopped_on_master_moves_the_vip(mirror_pair: Any) -> None:
+    lab, _ = mirror_pair
+    result = scenarios.apache_stopped(lab)
+    _record("mirror_apache_stopped", result)
+    assert result["new_master"] not in (None, result["old_master"])
+    assert result["downtime_seconds"] <= MAX_DOWNTIME, result
+
+
+def test_mirror_recovered_master_does_not_preempt(mirror_pair: Any) -> None:
+    """preemption=never: the old master's Apache is back (drill restarted it); it
+    returns to BACKUP and the VIP stays where it is."""
+    lab, _ = mirror_pair
+    current = lab.who_serves()
+    assert current
+    old = next(vm.name for vm in lab.vms if vm.name != current)
+    _wait_backup(lab, old)
+    seen = scenarios.stable_for(lab, 15)
+    _record("mirror_after_recovery", seen)
+    assert seen["members"] == [current], seen
+    assert seen["failed"] == 0, seen
+    assert _holders(lab) == [current]
+
+
+# --- packageSource=preinstalled: three members -----------------------------------------
+
+def test_trio_boots_preinstalled_and_one_member_serves(trio: Any) -> None:
+    lab, boot = trio
+    _record("trio_boot", {k: v for k, v in boot.items() if k != "cloud_init"})
+    for name, result in boot["cloud_init"].items():
+        assert result["errors"] == [], f"{name}: cloud-init errors {result['errors']}"
+    assert not (lab.dir / "mirror.log").exists()
+    assert _holders(lab) == [boot["served_by"]]
+
+
+def test_trio_master_port_down_moves_the_vip(trio: Any) -> None:
+    """The drill takes the master's port down (tap down on the bridge: the guest keeps its
+    carrier, like Neutron admin_state_up=false) and restores it once another answers."""
+    lab, _ = trio
+    result = scenarios.nic_down(lab)
+    assert result["new_master"] not in (None, result["old_master"])
+    assert result["downtime_seconds"] <= MAX_DOWNTIME, result
+    # Restored: the old master never left MASTER while cut off (split brain); VRRP resolves
+    # it by priority, whatever the preemption setting. Exactly one member ends up serving.
+    time.sleep(5)
+    after = scenarios.stable_for(lab, 10)
+    result["after_restore"] = after
+    result["holders_after_restore"] = _holders(lab)
+    _record("trio_port_down", result)
+    log(f"after the port came back: {after}, VIP held by {result['holders_after_restore']}")
+    assert len(after["members"]) == 1, after
+    assert result["holders_after_restore"] == after["members"]
+
+
+def test_trio_master_powered_off_moves_the_vip(trio: Any) -> None:
+    lab, _ = trio
+    result = scenarios.power_off_master(lab)
+    _record("trio_power_off", result)
+    assert result["new_master"] not in (None, result["old_master"])
+    assert result["downtime_seconds"] <= MAX_DOWNTIME, result
+    assert not lab.vm(result["old_master"]).running
+
+
+def test_trio_master_returns_without_preempting(trio: Any) -> None:
+    lab, _ = trio
+    current = lab.who_serves()
+    returning = next(vm for vm in lab.vms if not vm.running)
+    started = time.monotonic()
+    returning.boot()  # same disk: cloud-init does not run again; the units are enabled
+    returning.wait_agent(scenarios.DEADLINE)
+    _wait_backup(lab, returning.name, scenarios.DEADLINE)
+    back = time.monotonic() - started
+    seen = scenarios.stable_for(lab, 15)
+    _record("trio_master_returns", {"member": returning.name, "seconds_to_backup": round(back, 1),
+                                    "serving": seen})
+    assert seen["members"] == [current], seen
+    assert seen["failed"] == 0, seen
+    assert _holders(lab) == [current]
+
+
+def test_trio_next_master_powered_off(trio: Any) -> None:
+    lab, _ = trio
+    result = scenarios.power_off_master(lab)
+    _record("trio_second_power_off", result)
+    assert result["new_master"] not in (None, result["old_master"])
+    assert result["downtime_seconds"] <= MAX_DOWNTIME, result
