@@ -16,7 +16,13 @@ Profiles:
 - recipe:  the recipe's keepalived.conf (literal below): multicast VRRPv2,
            advert 1 s, no health check, state MASTER/BACKUP, priority 100/50;
 - default: what the component renders with its defaults;
-- fast:    the component with a short VRRPv3 advert (--fast-advert, 0.02 s).
+- fast:    the component with a short VRRPv3 advert (--fast-advert, 0.02 s);
+- fast-rt (only when asked for): fast with `vrrp_rt_priority 50` (real-time
+           scheduling of the VRRP process, against flapping under CPU load);
+- default-garp1 (only when asked for): the default rendering with
+           garp_master_refresh 1 instead of 5, to size the heal gap.
+The failure is injected at a random phase (0.5-1.5 s after the probe sees the
+master) so that it is not correlated with the health check's 1 s timer.
 Apache, the web page and (for default/fast) the health check come from the
 component's rendered user-data in every profile.
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import signal
 import statistics
 import sys
@@ -39,7 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.lab.lab import Lab, LabError, Member, with_keepalived_conf  # noqa: E402
-from tests.lab.render import MemberFiles, pair_spec, render_pairs  # noqa: E402
+from tests.lab.render import KEEPALIVED_CONF, MemberFiles, pair_spec, render_pairs  # noqa: E402
 
 # The recipe's configuration, the baseline we improve on. {state} and
 # {priority} differ per member.
@@ -78,7 +85,8 @@ class Run:
     takeover: float | None
     heal_gap: float | None = None
     dead_master_keeps_vip: bool = False
-    spurious: int = 0  # elections before the failure (flapping)
+    spurious: int = 0  # extra elections won by the backup (flapping)
+    flapped: bool = False  # the master had already changed before the failure
 
 
 @dataclass
@@ -98,9 +106,17 @@ def profile_members(profile: str, fast_advert: float) -> list[MemberFiles]:
     if profile == "default":
         (members,) = render_pairs([pair_spec()])
         return members
+    if profile == "default-garp1":
+        (members,) = render_pairs([pair_spec()])
+        return [with_keepalived_conf(m, m.files[KEEPALIVED_CONF].content.replace(
+            "garp_master_refresh 5", "garp_master_refresh 1")) for m in members]
     if profile == "fast":
         (members,) = render_pairs([pair_spec(advert_interval=fast_advert)])
         return members
+    if profile == "fast-rt":
+        (members,) = render_pairs([pair_spec(advert_interval=fast_advert)])
+        return [with_keepalived_conf(m, m.files[KEEPALIVED_CONF].content.replace(
+            "global_defs {\n", "global_defs {\n    vrrp_rt_priority 50\n", 1)) for m in members]
     raise ValueError(profile)
 
 
@@ -110,7 +126,7 @@ def one_run(members: list[MemberFiles], scenario: str) -> Run:
         old, new = lab.members
         with lab.probe() as probe:
             probe.wait_for(old.name, 0, 10)
-            time.sleep(0.5)
+            time.sleep(0.5 + random.random())
             t0 = time.monotonic()
             SCENARIOS[scenario](old)
             try:
@@ -123,13 +139,28 @@ def one_run(members: list[MemberFiles], scenario: str) -> Run:
             spurious -= 1 if new.holds_vip() else 0
             run = Run(downtime=outage.downtime, takeover=outage.takeover,
                       dead_master_keeps_vip=outage.takeover is not None and old.holds_vip(),
-                      spurious=max(spurious, 0))
+                      spurious=max(spurious, 0), flapped=outage.before != old.name)
             if scenario == "port blocked" and outage.takeover is not None:
                 t1 = time.monotonic()
                 old.unblock_port()
                 time.sleep(HEAL_WATCH)
                 run.heal_gap = probe.outage(t1).downtime
         return run
+
+
+def idle_check(members: list[MemberFiles], seconds: float) -> tuple[int, int, float]:
+    """No failure: elections won by the backup, failed requests and the longest
+    gap over `seconds` (flapping under CPU load shows up here)."""
+    with Lab([members]) as lab:
+        lab.start()
+        backup = lab.members[1]
+        with lab.probe() as probe:
+            probe.wait_for(lab.members[0].name, 0, 10)
+            t0 = time.monotonic()
+            time.sleep(seconds)
+            outage = probe.outage(t0)
+        return (backup.keepalived_log().count("Entering MASTER STATE"), outage.failures,
+                outage.downtime)
 
 
 def _fmt(values: list[float | None], cap: float | None = None) -> str:
@@ -152,19 +183,23 @@ def print_table(cells: list[Cell], runs: int, fast_advert: float) -> None:
     rows = [header]
     for cell in cells:
         notes = []
-        keeps = sum(r.dead_master_keeps_vip for r in cell.runs)
+        flapped = sum(r.flapped for r in cell.runs)
+        if flapped:
+            notes.append(f"{flapped} runs flapped before the failure (excluded)")
+        good = [r for r in cell.runs if not r.flapped]
+        keeps = sum(r.dead_master_keeps_vip for r in good)
         if keeps and cell.scenario.startswith("keepalived"):
-            notes.append(f"dead master keeps VIP {keeps}/{len(cell.runs)}")
+            notes.append(f"dead master keeps VIP {keeps}/{len(good)}")
         spurious = sum(r.spurious for r in cell.runs)
         if spurious:
             notes.append(f"{spurious} spurious elections")
         if cell.errors:
             notes.append(f"{len(cell.errors)} errors")
-        heal = [r.heal_gap for r in cell.runs if r.heal_gap is not None]
+        heal = [r.heal_gap for r in good if r.heal_gap is not None]
         rows.append((cell.profile, cell.scenario,
-                     _fmt([r.downtime for r in cell.runs if r.takeover is not None]
-                          + [None for r in cell.runs if r.takeover is None], WATCH_CAP),
-                     _fmt([r.takeover for r in cell.runs], WATCH_CAP),
+                     _fmt([r.downtime for r in good if r.takeover is not None]
+                          + [None for r in good if r.takeover is None], WATCH_CAP),
+                     _fmt([r.takeover for r in good], WATCH_CAP),
                      _fmt(list(heal)) if heal else "-", "; ".join(notes)))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     for i, row in enumerate(rows):
@@ -182,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated, from: " + ", ".join(SCENARIOS))
     parser.add_argument("--fast-advert", type=float, default=0.02)
     parser.add_argument("--json", type=Path, help="also write the raw runs here")
+    parser.add_argument("--idle-check", type=float, default=0.0, metavar="SECONDS",
+                        help="instead: run each profile idle this long and count flaps")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -196,6 +233,15 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGHUP, stop)
+
+    if args.idle_check > 0:
+        print(f"| profile | backup elections in {args.idle_check:.0f} s idle "
+              "| failed requests | longest gap |\n|---|---|---|---|")
+        for profile in args.profiles.split(","):
+            elections, failures, gap = idle_check(
+                profile_members(profile.strip(), args.fast_advert), args.idle_check)
+            print(f"| {profile} | {elections} | {failures} | {gap:.3f} |", flush=True)
+        return 0
 
     cells: list[Cell] = []
     try:
@@ -215,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                     cell.runs.append(run)
                     takeover = "none" if run.takeover is None else f"{run.takeover:.3f}"
                     heal = "" if run.heal_gap is None else f", heal gap {run.heal_gap:.3f}"
+                    heal += ", FLAPPED before the failure" if run.flapped else ""
                     print(f"{profile:8} {scenario:18} run {i + 1}: downtime "
                           f"{run.downtime:.3f}, takeover {takeover}{heal}",
                           file=sys.stderr, flush=True)
