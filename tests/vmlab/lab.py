@@ -65,6 +65,43 @@ def image_dir() -> Path:
     return Path(out.splitlines()[-1])
 
 
+VARIANTS = {
+    # An image whose apt sources are deb822 (/etc/apt/sources.list.d/debian.sources, no
+    # sources.list), as Debian's bookworm container/LXD images ship them.
+    "deb822": ["rm /etc/apt/sources.list",
+               "write {debian_sources} /etc/apt/sources.list.d/debian.sources"],
+    # An image without the gpg binary (cloud-init needs it to install an apt key).
+    "nogpg": ["rm /usr/bin/gpg"],
+}
+DEBIAN_SOURCES = """Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+
+
+def image_variant(images: Path, names: str) -> Path:
+    """base.raw changed lab-side (debugfs, no mount) to mimic other images; cached.
+
+    `names` is "+"-joined keys of VARIANTS, e.g. "deb822+nogpg"."""
+    out = images / "variants" / f"{names}.raw"
+    if out.exists():
+        return out
+    out.parent.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        sources = Path(tmp) / "debian.sources"
+        sources.write_text(DEBIAN_SOURCES)
+        commands = [c.format(debian_sources=sources)
+                    for name in names.split("+") for c in VARIANTS[name]]
+        (Path(tmp) / "cmds").write_text("\n".join(commands) + "\n")
+        partial = out.with_suffix(".tmp")
+        run("cp", "--sparse=always", str(images / "base.raw"), str(partial))
+        run("debugfs", "-w", "-f", str(Path(tmp) / "cmds"), str(partial), capture=True)
+        partial.rename(out)
+    return out
+
+
 # --- rendering -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -390,10 +427,16 @@ class Lab:
     @classmethod
     @contextlib.contextmanager
     def create(cls, package_source: str, member_count: int = 2,
-               extra: dict[str, Any] | None = None, keep: bool | None = None) -> Iterator[Lab]:
+               extra: dict[str, Any] | None = None, keep: bool | None = None,
+               variant: str = "", user_data_patch: Any = None) -> Iterator[Lab]:
+        """`variant`: boot an image_variant() of base.raw. `user_data_patch`: a function
+        Member -> str replacing each rendered user-data (only to try a proposed fix)."""
         images = image_dir()
         key = (images / "repo-key.asc").read_text() if package_source == "mirror" else ""
         members = render_members(package_source, member_count, extra=extra, apt_mirror_key=key)
+        if user_data_patch is not None:
+            members = [Member(m.name, m.address, user_data_patch(m), m.index)
+                       for m in members]
         lab_id = f"vmlab{os.getpid()}x{next(_lab_counter)}"
         base = Path(os.environ.get("VMLAB_WORKDIR", tempfile.gettempdir()))
         lab_dir = base / lab_id
@@ -407,6 +450,8 @@ class Lab:
             lab._setup_network()
             image = images / ("preinstalled.raw" if package_source == "preinstalled"
                               else "base.raw")
+            if variant:
+                image = image_variant(images, variant)
             for member in members:
                 vm = VM(lab, member, image, lab_dir / member.name)
                 vm.prepare()
@@ -500,7 +545,9 @@ class Lab:
     def wait_member_ready(self, vm: VM, deadline: float = 900.0) -> dict[str, Any]:
         """cloud-init finished on `vm`; returns its result.json (errors must be empty)."""
         vm.wait_agent(deadline)
-        rc, out, err = vm.exec("cloud-init status --wait >/dev/null 2>&1; "
+        # result.json appears when the final stage is done (`cloud-init status --wait`
+        # returns at once if asked before cloud-init started).
+        rc, out, err = vm.exec("while [ ! -e /run/cloud-init/result.json ]; do sleep 2; done; "
                                "cat /run/cloud-init/result.json", timeout=deadline)
         if rc != 0:
             raise RuntimeError(f"{vm.name}: cloud-init status failed: {err}")
