@@ -236,12 +236,18 @@ def resources():
     log('resources ready')
 
 
-def wait_computes(count):
+def wait_computes(count, since=None):
+    """Wait for `count` enabled, up nova-compute services (that reported at or
+    after `since`, UTC 'YYYY-MM-DDTHH:MM:SS', when given) and hypervisors."""
     conn = admin_conn()
+
+    def fresh(service):
+        return since is None or (service.updated_at or '')[:19] >= since
 
     def ready():
         services = [s for s in conn.compute.services(binary='nova-compute')
-                    if s.state == 'up' and s.status == 'enabled']
+                    if s.state == 'up' and s.status == 'enabled' and
+                    fresh(s)]
         hypers = list(conn.compute.hypervisors())
         return len(services) >= count and len(hypers) >= count
 
@@ -259,7 +265,7 @@ def main(argv):
     elif cmd == 'resources':
         resources()
     elif cmd == 'wait-computes':
-        wait_computes(int(argv[2]))
+        wait_computes(int(argv[2]), argv[3] if len(argv) > 3 else None)
     elif cmd == 'clouds-yaml':
         write_clouds_yaml()
     else:
