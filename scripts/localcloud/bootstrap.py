@@ -17,44 +17,49 @@ import time
 
 import openstack
 
-STATE = os.environ['VRRP_LOCALCLOUD_STATE']
-PASSWORD = os.environ['VRRP_LOCALCLOUD_PASSWORD']
-HOST = '127.0.0.1'
-KEYSTONE = 'http://%s:5000/v3' % HOST
-REGION = 'RegionOne'
+STATE = os.environ["VRRP_LOCALCLOUD_STATE"]
+PASSWORD = os.environ["VRRP_LOCALCLOUD_PASSWORD"]
+HOST = "127.0.0.1"
+KEYSTONE = f"http://{HOST}:5000/v3"
+REGION = "RegionOne"
 
 SERVICES = [
     # name, type, url
-    ('keystone', 'identity', KEYSTONE),
-    ('neutron', 'network', 'http://%s:9696' % HOST),
-    ('nova', 'compute', 'http://%s:8774/v2.1' % HOST),
-    ('placement', 'placement', 'http://%s:8778' % HOST),
-    ('glance', 'image', 'http://%s:9292' % HOST),
+    ("keystone", "identity", KEYSTONE),
+    ("neutron", "network", f"http://{HOST}:9696"),
+    ("nova", "compute", f"http://{HOST}:8774/v2.1"),
+    ("placement", "placement", f"http://{HOST}:8778"),
+    ("glance", "image", f"http://{HOST}:9292"),
 ]
-SERVICE_USERS = ['neutron', 'nova', 'placement', 'glance']
+SERVICE_USERS = ["neutron", "nova", "placement", "glance"]
 
-PUBLIC_NET = os.environ.get('VRRP_LOCALCLOUD_PUBLIC_NET', 'public')
-PUBLIC_CIDR = os.environ.get('VRRP_LOCALCLOUD_PUBLIC_CIDR', '172.24.4.0/24')
-IMAGE_NAMES = os.environ.get('VRRP_LOCALCLOUD_IMAGES',
-                             'cirros debian-12').split()
+PUBLIC_NET = os.environ.get("VRRP_LOCALCLOUD_PUBLIC_NET", "public")
+PUBLIC_CIDR = os.environ.get("VRRP_LOCALCLOUD_PUBLIC_CIDR", "172.24.4.0/24")
+IMAGE_NAMES = os.environ.get("VRRP_LOCALCLOUD_IMAGES", "cirros debian-12").split()
 FLAVORS = [
     # name, vcpus, ram MiB, disk GiB
-    ('m1.tiny', 1, 512, 1),
-    ('m1.small', 1, 2048, 20),
-    ('m1.medium', 2, 4096, 40),
+    ("m1.tiny", 1, 512, 1),
+    ("m1.small", 1, 2048, 20),
+    ("m1.medium", 2, 4096, 40),
 ]
 
 
 def log(msg):
-    print('[bootstrap] %s' % msg, flush=True)
+    print(f"[bootstrap] {msg}", flush=True)
 
 
 def admin_conn():
     return openstack.connect(
-        auth_url=KEYSTONE, username='admin', password=PASSWORD,
-        project_name='admin', user_domain_name='Default',
-        project_domain_name='Default', region_name=REGION,
-        interface='public', identity_api_version='3')
+        auth_url=KEYSTONE,
+        username="admin",
+        password=PASSWORD,
+        project_name="admin",
+        user_domain_name="Default",
+        project_domain_name="Default",
+        region_name=REGION,
+        interface="public",
+        identity_api_version="3",
+    )
 
 
 def ensure_role(conn, name):
@@ -70,40 +75,41 @@ def grant(conn, project, user, role):
 
 
 def ensure_project(conn, name, description):
-    project = conn.identity.find_project(name, domain_id='default')
+    project = conn.identity.find_project(name, domain_id="default")
     if project is None:
         project = conn.identity.create_project(
-            name=name, domain_id='default', description=description)
+            name=name, domain_id="default", description=description
+        )
     return project
 
 
 def ensure_user(conn, name, project):
-    user = conn.identity.find_user(name, domain_id='default')
+    user = conn.identity.find_user(name, domain_id="default")
     if user is None:
         user = conn.identity.create_user(
-            name=name, domain_id='default', password=PASSWORD,
-            default_project_id=project.id)
+            name=name, domain_id="default", password=PASSWORD, default_project_id=project.id
+        )
     return user
 
 
 def identity():
     conn = admin_conn()
-    admin_role = ensure_role(conn, 'admin')
-    member_role = ensure_role(conn, 'member')
-    service_role = ensure_role(conn, 'service')
-    ensure_role(conn, 'reader')
+    admin_role = ensure_role(conn, "admin")
+    member_role = ensure_role(conn, "member")
+    service_role = ensure_role(conn, "service")
+    ensure_role(conn, "reader")
 
-    service_project = ensure_project(conn, 'service', 'Service users')
+    service_project = ensure_project(conn, "service", "Service users")
     for name in SERVICE_USERS:
         user = ensure_user(conn, name, service_project)
         grant(conn, service_project, user, admin_role)
         grant(conn, service_project, user, service_role)
 
-    demo = ensure_project(conn, 'demo', 'vrrp-pair local test project')
-    demo_user = ensure_user(conn, 'demo', demo)
+    demo = ensure_project(conn, "demo", "vrrp-pair local test project")
+    demo_user = ensure_user(conn, "demo", demo)
     grant(conn, demo, demo_user, member_role)
-    admin_project = conn.identity.find_project('admin', domain_id='default')
-    admin_user = conn.identity.find_user('admin', domain_id='default')
+    admin_project = conn.identity.find_project("admin", domain_id="default")
+    admin_user = conn.identity.find_user("admin", domain_id="default")
     grant(conn, demo, admin_user, admin_role)
     grant(conn, admin_project, admin_user, admin_role)
 
@@ -111,40 +117,42 @@ def identity():
         svc = next(iter(conn.identity.services(type=stype)), None)
         if svc is None:
             svc = conn.identity.create_service(name=name, type=stype)
-        existing = {e.interface for e in conn.identity.endpoints(
-            service_id=svc.id)}
-        for iface in ('public', 'internal', 'admin'):
+        existing = {e.interface for e in conn.identity.endpoints(service_id=svc.id)}
+        for iface in ("public", "internal", "admin"):
             if iface not in existing:
                 conn.identity.create_endpoint(
-                    service_id=svc.id, interface=iface, url=url,
-                    region_id=REGION)
+                    service_id=svc.id, interface=iface, url=url, region_id=REGION
+                )
     write_clouds_yaml()
-    log('identity ready (admin, demo, service users, catalog)')
+    log("identity ready (admin, demo, service users, catalog)")
 
 
 def write_clouds_yaml():
-    path = os.path.join(STATE, 'clouds.yaml')
+    path = os.path.join(STATE, "clouds.yaml")
 
     def cloud(name, user, project):
         return (
-            '  %s:\n'
-            '    auth:\n'
-            '      auth_url: %s\n'
-            '      username: %s\n'
-            '      password: %s\n'
-            '      project_name: %s\n'
-            '      user_domain_name: Default\n'
-            '      project_domain_name: Default\n'
-            '    region_name: %s\n'
-            '    interface: public\n'
-            '    identity_api_version: 3\n'
-        ) % (name, KEYSTONE, user, PASSWORD, project, REGION)
+            f"  {name}:\n"
+            "    auth:\n"
+            f"      auth_url: {KEYSTONE}\n"
+            f"      username: {user}\n"
+            f"      password: {PASSWORD}\n"
+            f"      project_name: {project}\n"
+            "      user_domain_name: Default\n"
+            "      project_domain_name: Default\n"
+            f"    region_name: {REGION}\n"
+            "    interface: public\n"
+            "    identity_api_version: 3\n"
+        )
 
-    text = ('# written by scripts/local-cloud; local test cloud on 127.0.0.1\n'
-            'clouds:\n' + cloud('vrrp-local', 'demo', 'demo') +
-            cloud('vrrp-local-admin', 'admin', 'admin'))
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    text = (
+        "# written by scripts/local-cloud; local test cloud on 127.0.0.1\n"
+        "clouds:\n"
+        + cloud("vrrp-local", "demo", "demo")
+        + cloud("vrrp-local-admin", "admin", "admin")
+    )
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
         f.write(text)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
@@ -156,12 +164,15 @@ def image_bytes(name):
     compute driver is Nova's fake driver."""
     size = 1024 * 1024
     buf = bytearray(size)
-    payload = ('vrrp-pair local cloud image %s\n' % name).encode()
-    buf[0:len(payload)] = payload
+    payload = (f"vrrp-pair local cloud image {name}\n").encode()
+    buf[0 : len(payload)] = payload
     # one Linux partition from sector 2048... truncated to the disk size
-    entry = bytes([0x00, 0x20, 0x21, 0x00, 0x83, 0x00, 0x00, 0x00]) + \
-        (1).to_bytes(4, 'little') + (size // 512 - 1).to_bytes(4, 'little')
-    buf[446:446 + 16] = entry
+    entry = (
+        bytes([0x00, 0x20, 0x21, 0x00, 0x83, 0x00, 0x00, 0x00])
+        + (1).to_bytes(4, "little")
+        + (size // 512 - 1).to_bytes(4, "little")
+    )
+    buf[446 : 446 + 16] = entry
     buf[510] = 0x55
     buf[511] = 0xAA
     return bytes(buf)
@@ -175,65 +186,71 @@ def wait_for(desc, fn, timeout=180, interval=1.0):
             result = fn()
             if result:
                 return result
-        except Exception as exc:  # noqa: BLE001 - service still starting
+        except Exception as exc:
             last = exc
         time.sleep(interval)
-    raise SystemExit('timed out waiting for %s (last error: %s)' % (desc, last))
+    raise SystemExit(f"timed out waiting for {desc} (last error: {last})")
 
 
 def resources():
     conn = admin_conn()
-    admin_project = conn.identity.find_project('admin', domain_id='default')
+    admin_project = conn.identity.find_project("admin", domain_id="default")
 
     # --- neutron: external flat network `public` (exists only in Neutron's DB)
-    net = wait_for('neutron', lambda: list(conn.network.networks(
-        name=PUBLIC_NET)) or [None])[0]
+    net = wait_for("neutron", lambda: list(conn.network.networks(name=PUBLIC_NET)) or [None])[0]
     if net is None:
         net = conn.network.create_network(
-            name=PUBLIC_NET, is_router_external=True, is_shared=False,
-            provider_network_type='flat',
+            name=PUBLIC_NET,
+            is_router_external=True,
+            is_shared=False,
+            provider_network_type="flat",
             provider_physical_network=PUBLIC_NET,
-            project_id=admin_project.id)
-        log('created external network %s' % PUBLIC_NET)
+            project_id=admin_project.id,
+        )
+        log(f"created external network {PUBLIC_NET}")
     if not list(conn.network.subnets(network_id=net.id)):
-        prefix = PUBLIC_CIDR.rsplit('.', 1)[0]
+        prefix = PUBLIC_CIDR.rsplit(".", 1)[0]
         conn.network.create_subnet(
-            name='%s-subnet' % PUBLIC_NET, network_id=net.id, ip_version=4,
-            cidr=PUBLIC_CIDR, gateway_ip=prefix + '.1', is_dhcp_enabled=False,
-            allocation_pools=[{'start': prefix + '.10',
-                               'end': prefix + '.250'}],
-            project_id=admin_project.id)
-        log('created subnet %s on %s' % (PUBLIC_CIDR, PUBLIC_NET))
+            name=f"{PUBLIC_NET}-subnet",
+            network_id=net.id,
+            ip_version=4,
+            cidr=PUBLIC_CIDR,
+            gateway_ip=prefix + ".1",
+            is_dhcp_enabled=False,
+            allocation_pools=[{"start": prefix + ".10", "end": prefix + ".250"}],
+            project_id=admin_project.id,
+        )
+        log(f"created subnet {PUBLIC_CIDR} on {PUBLIC_NET}")
 
     # --- glance: small public images from generated bytes
-    wait_for('glance', lambda: list(conn.image.images(limit=1)) is not None)
+    wait_for("glance", lambda: list(conn.image.images(limit=1)) is not None)
     for name in IMAGE_NAMES:
-        existing = [i for i in conn.image.images(name=name)
-                    if i.status == 'active']
+        existing = [i for i in conn.image.images(name=name) if i.status == "active"]
         if existing:
             continue
         for stale in conn.image.images(name=name):
             conn.image.delete_image(stale)
         data = image_bytes(name)
         img = conn.image.create_image(
-            name=name, disk_format='raw', container_format='bare',
-            visibility='public', data=io.BytesIO(data),
+            name=name,
+            disk_format="raw",
+            container_format="bare",
+            visibility="public",
+            data=io.BytesIO(data),
             validate_checksum=False,
-            properties={'os_distro': 'local-fake',
-                        'vrrp_localcloud': 'true'},
+            properties={"os_distro": "local-fake", "vrrp_localcloud": "true"},
         )
-        log('uploaded image %s (%d bytes, md5 %s) id %s' % (
-            name, len(data), hashlib.md5(data).hexdigest(), img.id))
+        digest = hashlib.md5(data).hexdigest()
+        log(f"uploaded image {name} ({len(data)} bytes, md5 {digest}) id {img.id}")
 
     # --- nova: flavors
-    wait_for('nova', lambda: list(conn.compute.flavors()) is not None)
+    wait_for("nova", lambda: list(conn.compute.flavors()) is not None)
     have = {f.name for f in conn.compute.flavors(is_public=None)}
     for name, vcpus, ram, disk in FLAVORS:
         if name not in have:
-            conn.compute.create_flavor(name=name, vcpus=vcpus, ram=ram,
-                                       disk=disk, is_public=True)
-            log('created flavor %s' % name)
-    log('resources ready')
+            conn.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True)
+            log(f"created flavor {name}")
+    log("resources ready")
 
 
 def wait_computes(count, since=None):
@@ -242,35 +259,36 @@ def wait_computes(count, since=None):
     conn = admin_conn()
 
     def fresh(service):
-        return since is None or (service.updated_at or '')[:19] >= since
+        return since is None or (service.updated_at or "")[:19] >= since
 
     def ready():
-        services = [s for s in conn.compute.services(binary='nova-compute')
-                    if s.state == 'up' and s.status == 'enabled' and
-                    fresh(s)]
+        services = [
+            s
+            for s in conn.compute.services(binary="nova-compute")
+            if s.state == "up" and s.status == "enabled" and fresh(s)
+        ]
         hypers = list(conn.compute.hypervisors())
         return len(services) >= count and len(hypers) >= count
 
-    wait_for('%d nova-compute services and hypervisors' % count, ready,
-             timeout=240, interval=1.0)
-    log('%d compute hosts up' % count)
+    wait_for(f"{count} nova-compute services and hypervisors", ready, timeout=240, interval=1.0)
+    log(f"{count} compute hosts up")
 
 
 def main(argv):
     if len(argv) < 2:
         raise SystemExit(__doc__)
     cmd = argv[1]
-    if cmd == 'identity':
+    if cmd == "identity":
         identity()
-    elif cmd == 'resources':
+    elif cmd == "resources":
         resources()
-    elif cmd == 'wait-computes':
+    elif cmd == "wait-computes":
         wait_computes(int(argv[2]), argv[3] if len(argv) > 3 else None)
-    elif cmd == 'clouds-yaml':
+    elif cmd == "clouds-yaml":
         write_clouds_yaml()
     else:
         raise SystemExit(__doc__)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main(sys.argv)

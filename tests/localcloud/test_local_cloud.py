@@ -11,11 +11,13 @@ pre-created ports (ACTIVE, on different hosts), a floating IP on the VIP port.
 Plus the rejections Neutron itself must give.
 """
 
+import contextlib
 import os
 import time
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +34,7 @@ def _cloud_answers() -> bool:
     try:
         with urllib.request.urlopen("http://127.0.0.1:5000/v3", timeout=3):
             return True
-    except Exception:  # noqa: BLE001 - anything means "not up"
+    except Exception:
         return False
 
 
@@ -72,7 +74,7 @@ class Cleanup:
     """Deletes what a test created, in reverse order, even when it failed."""
 
     def __init__(self) -> None:
-        self.steps = []
+        self.steps: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
 
     def add(self, fn, *args, **kwargs):
         self.steps.append((fn, args, kwargs))
@@ -82,8 +84,8 @@ class Cleanup:
         for fn, args, kwargs in reversed(self.steps):
             try:
                 fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - collect, report at the end
-                errors.append("%s: %s" % (getattr(fn, "__name__", fn), exc))
+            except Exception as exc:
+                errors.append("{}: {}".format(getattr(fn, "__name__", fn), exc))
         self.steps = []
         return errors
 
@@ -93,11 +95,11 @@ def cleanup():
     c = Cleanup()
     yield c
     errors = c.run()
-    assert not errors, "cleanup failed: %s" % errors
+    assert not errors, f"cleanup failed: {errors}"
 
 
 def _name(prefix: str) -> str:
-    return "lc-test-%s-%s" % (prefix, uuid.uuid4().hex[:6])
+    return f"lc-test-{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 def _network(conn, cleanup, cidr):
@@ -112,14 +114,13 @@ def _network(conn, cleanup, cidr):
 
 def _wait_deleted_server(conn, server):
     conn.compute.delete_server(server, ignore_missing=True)
-    try:
+    with contextlib.suppress(Exception):
         conn.compute.wait_for_delete(server, interval=1, wait=120)
-    except Exception:  # noqa: BLE001 - already gone
-        pass
 
 
-def _http_status(exc) -> int:
-    return getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", 0)
+def _http_status(exc: Exception) -> int:
+    response = getattr(exc, "response", None)
+    return int(getattr(exc, "status_code", None) or getattr(response, "status_code", 0) or 0)
 
 
 def test_catalog_and_bootstrap_resources(conn):
@@ -144,13 +145,17 @@ def test_vrrp_pair_topology_goes_active(conn, admin_conn, cleanup):
     sg = conn.network.create_security_group(name=_name("sg"), description="vrrp pair")
     cleanup.add(conn.network.delete_security_group, sg, ignore_missing=True)
     rule = conn.network.create_security_group_rule(
-        security_group_id=sg.id, direction="ingress", ethertype="IPv4",
-        protocol="112", remote_group_id=sg.id,
+        security_group_id=sg.id,
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="112",
+        remote_group_id=sg.id,
     )
     assert rule.protocol == "112" and rule.remote_group_id == sg.id
 
     vip = conn.network.create_port(
-        name=_name("vip"), network_id=net.id,
+        name=_name("vip"),
+        network_id=net.id,
         fixed_ips=[{"subnet_id": subnet.id, "ip_address": "10.77.0.100"}],
         security_group_ids=[sg.id],
     )
@@ -159,9 +164,11 @@ def test_vrrp_pair_topology_goes_active(conn, admin_conn, cleanup):
     ports = []
     for i, ip in enumerate(("10.77.0.11", "10.77.0.12")):
         port = conn.network.create_port(
-            name=_name("node%d" % i), network_id=net.id,
+            name=_name(f"node{i}"),
+            network_id=net.id,
             fixed_ips=[{"subnet_id": subnet.id, "ip_address": ip}],
-            security_group_ids=[sg.id], port_security_enabled=True,
+            security_group_ids=[sg.id],
+            port_security_enabled=True,
             allowed_address_pairs=[{"ip_address": "10.77.0.100"}],
         )
         cleanup.add(conn.network.delete_port, port, ignore_missing=True)
@@ -177,17 +184,22 @@ def test_vrrp_pair_topology_goes_active(conn, admin_conn, cleanup):
     servers = []
     for i, port in enumerate(ports):
         server = conn.compute.create_server(
-            name=_name("node%d" % i), image_id=image.id, flavor_id=flavor.id,
-            networks=[{"port": port.id}], scheduler_hints={"group": group.id},
+            name=_name(f"node{i}"),
+            image_id=image.id,
+            flavor_id=flavor.id,
+            networks=[{"port": port.id}],
+            scheduler_hints={"group": group.id},
         )
         cleanup.add(_wait_deleted_server, conn, server)
         servers.append(server)
     started = time.time()
-    servers = [conn.compute.wait_for_server(s, status="ACTIVE", interval=1, wait=180) for s in servers]
-    print("servers ACTIVE after %.1fs" % (time.time() - started))
+    servers = [
+        conn.compute.wait_for_server(s, status="ACTIVE", interval=1, wait=180) for s in servers
+    ]
+    print(f"servers ACTIVE after {time.time() - started:.1f}s")
 
     hosts = {admin_conn.compute.get_server(s.id).compute_host for s in servers}
-    assert len(hosts) == 2, "anti-affinity: both servers on %s" % hosts
+    assert len(hosts) == 2, f"anti-affinity: both servers on {hosts}"
     for port in ports:
         bound = admin_conn.network.get_port(port.id)
         assert bound.binding_host_id in hosts
@@ -204,7 +216,7 @@ def test_neutron_rejects_floating_ip_without_router(conn, cleanup):
     from openstack import exceptions
 
     public = conn.network.find_network("public", ignore_missing=False)
-    net, subnet = _network(conn, cleanup, "10.78.0.0/24")
+    net, _subnet = _network(conn, cleanup, "10.78.0.0/24")
     port = conn.network.create_port(name=_name("orphan"), network_id=net.id)
     cleanup.add(conn.network.delete_port, port, ignore_missing=True)
     with pytest.raises(exceptions.HttpException) as err:
@@ -220,7 +232,9 @@ def test_neutron_rejects_address_pairs_without_port_security(conn, cleanup):
     net, _subnet = _network(conn, cleanup, "10.79.0.0/24")
     with pytest.raises(exceptions.HttpException) as err:
         port = conn.network.create_port(
-            name=_name("nosec"), network_id=net.id, port_security_enabled=False,
+            name=_name("nosec"),
+            network_id=net.id,
+            port_security_enabled=False,
             allowed_address_pairs=[{"ip_address": "10.79.0.100"}],
         )
         cleanup.add(conn.network.delete_port, port, ignore_missing=True)
@@ -234,13 +248,19 @@ def test_neutron_rejects_vrrp_rule_duplicating_112(conn, cleanup):
     sg = conn.network.create_security_group(name=_name("sgdup"))
     cleanup.add(conn.network.delete_security_group, sg, ignore_missing=True)
     conn.network.create_security_group_rule(
-        security_group_id=sg.id, direction="ingress", ethertype="IPv4",
-        protocol="112", remote_group_id=sg.id,
+        security_group_id=sg.id,
+        direction="ingress",
+        ethertype="IPv4",
+        protocol="112",
+        remote_group_id=sg.id,
     )
     with pytest.raises(exceptions.HttpException) as err:
         conn.network.create_security_group_rule(
-            security_group_id=sg.id, direction="ingress", ethertype="IPv4",
-            protocol="vrrp", remote_group_id=sg.id,
+            security_group_id=sg.id,
+            direction="ingress",
+            ethertype="IPv4",
+            protocol="vrrp",
+            remote_group_id=sg.id,
         )
     assert _http_status(err.value) == 409
     assert "Security group rule already exists" in str(err.value)

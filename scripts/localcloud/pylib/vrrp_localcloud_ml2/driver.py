@@ -1,7 +1,7 @@
 """A mechanism driver that binds any host (local test cloud only)."""
 
-from neutron_lib.api.definitions import portbindings
 from neutron_lib import constants
+from neutron_lib.api.definitions import portbindings
 from neutron_lib.plugins.ml2 import api
 from oslo_log import log
 
@@ -18,7 +18,7 @@ SUPPORTED_NETWORK_TYPES = (
 
 
 def _status_for(port):
-    if port.get('admin_state_up', True):
+    if port.get("admin_state_up", True):
         return constants.PORT_STATUS_ACTIVE
     return constants.PORT_STATUS_DOWN
 
@@ -27,8 +27,9 @@ class AnyHostMechanismDriver(api.MechanismDriver):
     """Bind every port on any host; no agent, no dataplane."""
 
     def initialize(self):
-        LOG.info('vrrp_localcloud mechanism driver: binding any host '
-                 '(local test cloud, no dataplane)')
+        LOG.info(
+            "vrrp_localcloud mechanism driver: binding any host (local test cloud, no dataplane)"
+        )
 
     @property
     def connectivity(self):
@@ -42,23 +43,25 @@ class AnyHostMechanismDriver(api.MechanismDriver):
             context.set_binding(
                 segment[api.ID],
                 portbindings.VIF_TYPE_OVS,
-                {portbindings.CAP_PORT_FILTER: True,
-                 portbindings.OVS_HYBRID_PLUG: False},
-                status=_status_for(port))
-            LOG.debug('bound port %s on host %s to segment %s',
-                      port['id'], context.host, segment[api.ID])
+                {portbindings.CAP_PORT_FILTER: True, portbindings.OVS_HYBRID_PLUG: False},
+                status=_status_for(port),
+            )
+            LOG.debug(
+                "bound port %s on host %s to segment %s", port["id"], context.host, segment[api.ID]
+            )
             return
 
     def update_port_postcommit(self, context):
         port = context.current
         original = context.original or {}
-        if (context.vif_type in (portbindings.VIF_TYPE_UNBOUND,
-                                 portbindings.VIF_TYPE_BINDING_FAILED) or
-                port.get('admin_state_up') ==
-                original.get('admin_state_up')):
+        if context.vif_type in (
+            portbindings.VIF_TYPE_UNBOUND,
+            portbindings.VIF_TYPE_BINDING_FAILED,
+        ) or port.get("admin_state_up") == original.get("admin_state_up"):
             return
         status = _status_for(port)
-        if port.get('status') != status:
+        if port.get("status") != status:
             # pylint: disable=protected-access
             context._plugin.update_port_status(
-                context._plugin_context, port['id'], status, context.host)
+                context._plugin_context, port["id"], status, context.host
+            )
