@@ -28,7 +28,7 @@ def require(tools: tuple[str, ...] = TOOLS) -> None:
     missing = _missing(tools)
     if missing:
         problems.append(f"missing programs: {', '.join(missing)} "
-                        "(apt-get install keepalived apache2 curl iproute2 nftables util-linux)")
+                        "(apt-get install keepalived apache2 curl iproute2 util-linux)")
     if problems:
         message = "; ".join(problems)
         if os.environ.get("CI", "").lower() == "true":
@@ -63,8 +63,3 @@ def make_lab() -> Iterator[Callable[..., Lab]]:
             lab.close()
         leftovers = [ns for lab in labs for ns in netns_leftovers(lab.tag + "-")]
         assert not leftovers, f"namespaces left behind: {leftovers}"
-
-
-@pytest.fixture
-def nft_available() -> None:
-    require(("nft",))

@@ -342,14 +342,19 @@ Include {root}/sites/000-default.conf
         sh("ip", "-n", self.ns, "link", "set", NIC, "up")
 
     def filter_vrrp(self) -> None:
-        """Drops VRRP (IP protocol 112) arriving at this member: a split brain."""
-        sh(*self.in_ns("nft", "-f", "-"), input=(
-            "table inet vrrp_lab {\n"
-            "  chain input { type filter hook input priority 0; policy accept;\n"
-            "    meta l4proto 112 drop\n  }\n}\n"))
+        """Drops VRRP (IP protocol 112) arriving at this member: a split brain.
+
+        Policy routing (iproute2 only): arriving protocol-112 packets hit a
+        blackhole rule placed before the local table."""
+        sh("ip", "-n", self.ns, "rule", "add", "pref", "100", "lookup", "local")
+        sh("ip", "-n", self.ns, "rule", "del", "pref", "0")
+        sh("ip", "-n", self.ns, "rule", "add", "pref", "10", "iif", NIC, "ipproto", "112",
+           "blackhole")
 
     def heal_vrrp(self) -> None:
-        sh(*self.in_ns("nft", "delete", "table", "inet", "vrrp_lab"), check=False)
+        sh("ip", "-n", self.ns, "rule", "del", "pref", "10", check=False)
+        sh("ip", "-n", self.ns, "rule", "add", "pref", "0", "lookup", "local", check=False)
+        sh("ip", "-n", self.ns, "rule", "del", "pref", "100", check=False)
 
     def addresses(self) -> list[str]:
         out = sh("ip", "-n", self.ns, "-o", "-4", "addr", "show", "dev", NIC).stdout

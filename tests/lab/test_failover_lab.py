@@ -210,7 +210,7 @@ def test_three_members_master_then_next_failing(make_lab):
 
 # ---- split brain -----------------------------------------------------------------
 
-def test_split_brain_then_heal_ends_on_one_member_without_a_stale_mac(make_lab, nft_available):
+def test_split_brain_then_heal_ends_on_one_member_without_a_stale_mac(make_lab):
     lab = make_lab(pair_spec())
     n1, n2 = lab.member(N1), lab.member(N2)
     n1.filter_vrrp()
