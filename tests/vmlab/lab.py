@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SUBNET = "10.10.0.0/24"
 PREFIX = 24
+GATEWAY_ADDRESS = "10.10.0.1"  # answers pings on the lab bridge; no route beyond it
 MIRROR_ADDRESS = "10.10.0.2"  # the lab namespace's bridge: serves the apt repository
 MIRROR_PORT = 8080
 CLIENT_ADDRESS = "10.10.0.100"
@@ -477,6 +478,8 @@ class Lab:
         lab = self.lab_ns
         self._ns(lab, "link", "add", "br0", "type", "bridge", "stp_state", "0",
                  "forward_delay", "0", "mcast_snooping", "0")
+        # The subnet's gateway (Neutron's router port): what the isolation check pings.
+        self._ns(lab, "addr", "add", f"{GATEWAY_ADDRESS}/{PREFIX}", "dev", "br0")
         self._ns(lab, "addr", "add", f"{MIRROR_ADDRESS}/{PREFIX}", "dev", "br0")
         self._ns(lab, "link", "set", "br0", "up")
         self._ns(lab, "link", "add", "vcli", "type", "veth", "peer", "name", "eth0",

@@ -14,7 +14,7 @@ from typing import Any
 
 from tests.vmlab.lab import PYTHON, ROOT, Lab, Prober, downtime, log
 
-DEADLINE = float(os.environ.get("VMLAB_DEADLINE", "900"))
+DEADLINE = float(os.environ.get("VMLAB_DEADLINE", "1500"))
 
 
 def _in_client(lab: Lab, *argv: str, timeout: float) -> subprocess.CompletedProcess[str]:
