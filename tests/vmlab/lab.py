@@ -412,6 +412,7 @@ class Lab:
     vms: list[VM] = field(default_factory=list)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     created_ns: list[str] = field(default_factory=list)
+    keep_files: bool = False  # set by a caller (e.g. a test saw a failure) to keep self.dir
 
     @property
     def lab_ns(self) -> str:
@@ -443,7 +444,7 @@ class Lab:
         lab_dir = base / lab_id
         lab_dir.mkdir(parents=True)
         lab = cls(lab_id, lab_dir, images, members, package_source)
-        keep = os.environ.get("VMLAB_KEEP") == "1" if keep is None else keep
+        lab.keep_files = os.environ.get("VMLAB_KEEP") == "1" if keep is None else keep
         failed = True
         previous = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, _raise_on_sigterm)
@@ -462,7 +463,7 @@ class Lab:
         finally:
             lab.close()
             signal.signal(signal.SIGTERM, previous)
-            if failed or keep:
+            if failed or lab.keep_files:
                 log(f"lab files kept in {lab_dir}")
             else:
                 shutil.rmtree(lab_dir, ignore_errors=True)

@@ -60,16 +60,24 @@ def _wait_backup(lab: Lab, name: str, deadline: float = 300) -> None:
         time.sleep(2)
 
 
-@pytest.fixture(scope="module")
-def mirror_pair() -> Iterator[tuple[Lab, dict[str, Any]]]:
-    with Lab.create(package_source="mirror", member_count=2) as lab:
+def _lab(request: pytest.FixtureRequest, source: str, members: int
+         ) -> Iterator[tuple[Lab, dict[str, Any]]]:
+    failed_before = request.session.testsfailed
+    with Lab.create(package_source=source, member_count=members) as lab:
         yield lab, scenarios.boot(lab)
+        lab.collect_logs()  # guest journals (keepalived, cloud-final) into the lab dir
+        if request.session.testsfailed > failed_before:
+            lab.keep_files = True
 
 
 @pytest.fixture(scope="module")
-def trio() -> Iterator[tuple[Lab, dict[str, Any]]]:
-    with Lab.create(package_source="preinstalled", member_count=3) as lab:
-        yield lab, scenarios.boot(lab)
+def mirror_pair(request: pytest.FixtureRequest) -> Iterator[tuple[Lab, dict[str, Any]]]:
+    yield from _lab(request, "mirror", 2)
+
+
+@pytest.fixture(scope="module")
+def trio(request: pytest.FixtureRequest) -> Iterator[tuple[Lab, dict[str, Any]]]:
+    yield from _lab(request, "preinstalled", 3)
 
 
 # --- packageSource=mirror: two members -------------------------------------------------
