@@ -82,6 +82,7 @@ class Settings:
     failover_drill: bool
     check_address: str
     check_deadline: int
+    gateway_check: bool
 
     @property
     def ip_version(self) -> int:
@@ -99,6 +100,14 @@ class Settings:
     @property
     def effective_gateway(self) -> IpAddress:
         return self.gateway_ip or first_host(self.subnet)
+
+    @property
+    def gateway_check_address(self) -> str | None:
+        """The gateway the isolation check pings: only one we know exists (our own
+        subnet's, or an existing subnet's given as gatewayIp)."""
+        if not self.gateway_check or not (self.create_network or self.gateway_ip):
+            return None
+        return str(self.effective_gateway)
 
     def member_address(self, index: int) -> IpAddress | None:
         """The configured address of member `index`, or None when Neutron allocates it."""
@@ -149,6 +158,7 @@ DEFAULTS: dict[str, Any] = {
     "failover_drill": False,
     "check_address": "",
     "check_deadline": 600,
+    "gateway_check": True,
 }
 
 # The camelCase name a user sees in Pulumi config and in other languages.
@@ -414,6 +424,7 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
         package_source=package_source, apt_mirror=apt_mirror, apt_mirror_key=apt_mirror_key,
         smoke_check=smoke_check, failover_drill=failover_drill, check_address=check_address,
         check_deadline=check_deadline,
+        gateway_check=_bool("gatewayCheck", values["gateway_check"]),
     )
 
 

@@ -94,6 +94,9 @@ class VrrpPairArgs(TypedDict, total=False):
     """Address the checks probe; default the floating IP, else the VIP."""
     check_deadline: int
     """Seconds the smoke check waits for the first answer."""
+    gateway_check: bool
+    """Put a member that cannot ping the subnet's gateway in FAULT (needs gateway_ip
+    with an existing subnet), so an isolated master never wins the VIP back."""
 
 
 class VrrpPair(pulumi.ComponentResource):

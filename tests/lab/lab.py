@@ -39,6 +39,9 @@ T = TypeVar("T")
 
 PROBE_SCRIPT = Path(__file__).resolve().parent / "probe.py"
 CLIENT_ADDRESS = "10.10.0.50"
+# The subnet's gateway, which Neutron's router interface answers: the client
+# namespace holds it too, so the members' isolation check can ping it.
+GATEWAY_ADDRESS = "10.10.0.1"
 PREFIX_LEN = 24
 BRIDGE = "br0"
 NIC = "eth0"
@@ -464,6 +467,7 @@ class Lab:
             sh("ip", "-n", self.switch, "link", "set", port, "master", BRIDGE, "up")
             sh("ip", "-n", ns, "addr", "add", cidr, "dev", NIC)
             sh("ip", "-n", ns, "link", "set", NIC, "up")
+        sh("ip", "-n", self.client, "addr", "add", f"{GATEWAY_ADDRESS}/{PREFIX_LEN}", "dev", NIC)
         for member in self.members:
             member.write_files()
             member.run_interface_script()

@@ -29,6 +29,7 @@ BASE_ARGS: dict[str, Any] = {
     "existing_network_id": "lab-net",
     "existing_subnet_id": "lab-subnet",
     "subnet_cidr": "10.10.0.0/24",
+    "gateway_ip": "10.10.0.1",  # answered by the client namespace, like a router port
     "floating_ip": False,
     "image": "debian-12",
     "flavor": "m1.small",
