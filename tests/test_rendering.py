@@ -45,3 +45,11 @@ def test_preinstalled_image_installs_nothing() -> None:
     files = written_files(_first("preinstalled-eth0-8080"))
     assert files[render.INTERFACE_FILE]["content"] == "$VRRP_INTERFACE=eth0\n"
     assert "Listen 8080" in files[render.APACHE_PORTS]["content"]
+
+
+def test_vm_image_and_mirror_hold_exactly_the_packages_the_user_data_installs() -> None:
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parent / "vmlab" / "build-image").read_text()
+    line = next(x for x in script.splitlines() if x.startswith("service_packages=("))
+    assert tuple(line.split("(", 1)[1].split(")", 1)[0].split()) == render.PACKAGES
