@@ -16,6 +16,7 @@
 //   - a changed `triggers` forces replacement; any other input change is an update.
 //   - outputs are secret when any input is secret (as pulumi-go-provider's infer does);
 //     additionalSecretOutputs is applied by the engine.
+//
 // Not implemented: assetPaths/archivePaths (assets/archive outputs stay unset), remote:*, the
 // command:local:run invoke's asset outputs.
 package main
