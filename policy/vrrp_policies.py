@@ -19,6 +19,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 RULE = "openstack:networking/secGroupRule:SecGroupRule"
 PORT = "openstack:networking/port:Port"
@@ -30,36 +31,66 @@ ANTI_AFFINITY = ("anti-affinity", "soft-anti-affinity")
 PAIR_METADATA = "vrrp-pair"
 
 Report = Callable[[str], None]
+# A value that exists but is not known until the update runs (an ID, during preview).
+UNKNOWN = object()
+
+
+def _value(props: Mapping[str, Any], key: str) -> Any:
+    """props[key], None when absent, UNKNOWN when set but unknown in preview.
+
+    pulumi-policy raises on *reading* an unknown value (even through .get or `in`),
+    which would turn a policy into "can't run"; iterating the keys is safe."""
+    if key not in list(props):
+        return None
+    try:
+        return props[key]
+    except UnknownValueError:
+        return UNKNOWN
+
+
+def _items(props: Mapping[str, Any], key: str) -> list[Any]:
+    """The elements of a list property; unknown elements come back as UNKNOWN."""
+    values = _value(props, key)
+    if values is None or values is UNKNOWN:
+        return []
+    items = []
+    for index in range(len(values)):
+        try:
+            items.append(values[index])
+        except UnknownValueError:
+            items.append(UNKNOWN)
+    return items
 
 
 def vrrp_ingress_scoped(props: Mapping[str, Any], report: Report) -> None:
     if props.get("direction") != "ingress" or props.get("protocol") not in VRRP_PROTOCOLS:
         return
-    if not props.get("remoteGroupId") or props.get("remoteIpPrefix"):
+    if not _value(props, "remoteGroupId") or _value(props, "remoteIpPrefix"):
         report("VRRP (IP protocol 112) ingress must come from a remote security group (the "
                "members' own), not from an address prefix: anyone else could take the VIP.")
 
 
 def no_world_ssh_http(props: Mapping[str, Any], report: Report,
                       allowed_world_ports: Sequence[int]) -> None:
-    if props.get("direction") != "ingress" or props.get("remoteIpPrefix") not in WORLD:
+    prefix = _value(props, "remoteIpPrefix")
+    if props.get("direction") != "ingress" or prefix not in WORLD:
         return
     if props.get("protocol") not in ("tcp", "6"):
         return
     low, high = props.get("portRangeMin"), props.get("portRangeMax")
     if low is None or high is None:
-        report(f"all TCP ports open to {props['remoteIpPrefix']}")
+        report(f"all TCP ports open to {prefix}")
         return
     for port in range(int(low), int(high) + 1):
         if port not in allowed_world_ports:
             name = "SSH" if port == 22 else f"TCP port {port}"
-            report(f"{name} is open to {props['remoteIpPrefix']}; allow it explicitly with "
+            report(f"{name} is open to {prefix}; allow it explicitly with "
                    "the policy config allowedWorldPorts, or narrow the CIDR.")
             return
 
 
 def member_port_security(props: Mapping[str, Any], report: Report) -> None:
-    if props.get("allowedAddressPairs") and props.get("portSecurityEnabled") is not True:
+    if _items(props, "allowedAddressPairs") and _value(props, "portSecurityEnabled") is not True:
         report("a port with allowed-address-pairs must have port security enabled "
                "(Neutron refuses the pairs otherwise, and the security group would not apply).")
 
@@ -73,8 +104,8 @@ def _is_single_host(value: str) -> bool:
 
 
 def address_pairs_are_single_hosts(props: Mapping[str, Any], report: Report) -> None:
-    for pair in props.get("allowedAddressPairs") or []:
-        address = pair.get("ipAddress")
+    for pair in _items(props, "allowedAddressPairs"):
+        address = UNKNOWN if pair is UNKNOWN else _value(pair, "ipAddress")
         if isinstance(address, str) and not _is_single_host(address):
             report(f"allowed-address-pair {address} is wider than the VIP: it must be exactly "
                    "the VIP (/32 or /128), or the member may spoof the whole range.")
@@ -82,18 +113,19 @@ def address_pairs_are_single_hosts(props: Mapping[str, Any], report: Report) -> 
 
 def address_pairs_match_a_vip_port(resources: Sequence[tuple[str, Mapping[str, Any]]],
                                    report: Report) -> None:
-    """Every allowed pair names the fixed IP of a VIP port (an unbound port) in the stack."""
+    """Every allowed pair names the fixed IP of a VIP port (a port with no pairs) in the stack."""
     vip_addresses: set[str] = set()
     for typ, props in resources:
-        if typ == PORT and not props.get("allowedAddressPairs") and not props.get("deviceId"):
-            for fixed in props.get("fixedIps") or []:
-                if isinstance(fixed.get("ipAddress"), str):
-                    vip_addresses.add(str(ipaddress.ip_address(fixed["ipAddress"])))
+        if typ == PORT and not _items(props, "allowedAddressPairs"):
+            for fixed in _items(props, "fixedIps"):
+                address = UNKNOWN if fixed is UNKNOWN else _value(fixed, "ipAddress")
+                if isinstance(address, str):
+                    vip_addresses.add(str(ipaddress.ip_address(address)))
     for typ, props in resources:
         if typ != PORT:
             continue
-        for pair in props.get("allowedAddressPairs") or []:
-            address = pair.get("ipAddress")
+        for pair in _items(props, "allowedAddressPairs"):
+            address = UNKNOWN if pair is UNKNOWN else _value(pair, "ipAddress")
             if not isinstance(address, str) or not _is_single_host(address):
                 continue  # unknown in preview, or reported by the single-host policy
             host = str(ipaddress.ip_network(address).network_address)
@@ -107,12 +139,13 @@ def anti_affinity(resources: Sequence[tuple[str, Mapping[str, Any]]], report: Re
     if allow_without:
         return
     for typ, props in resources:
-        if typ == SERVER_GROUP and props.get("policies") not in ANTI_AFFINITY:
+        if typ == SERVER_GROUP and _value(props, "policies") not in ANTI_AFFINITY:
             report(f"server group {props.get('name')} has policy {props.get('policies')!r}; "
                    f"a VRRP pair needs one of {', '.join(ANTI_AFFINITY)}")
-        if typ == INSTANCE and PAIR_METADATA in (props.get("metadata") or {}):
-            hints = props.get("schedulerHints") or []
-            if not any("group" in hint for hint in hints):
+        metadata = _value(props, "metadata")
+        if typ == INSTANCE and isinstance(metadata, Mapping) and PAIR_METADATA in list(metadata):
+            hints = _items(props, "schedulerHints")
+            if not any(hint is UNKNOWN or "group" in list(hint) for hint in hints):
                 report(f"VRRP member {props.get('name')} has no server group: both members may "
                        "land on one hypervisor. Set allowWithoutAntiAffinity to accept that.")
 

@@ -95,3 +95,25 @@ def test_pack_has_every_policy_mandatory() -> None:
     assert names == {"vrrp-ingress-from-remote-group", "no-world-ssh-or-http",
                      "member-port-security", "address-pairs-single-host",
                      "address-pairs-match-vip-port", "members-anti-affine"}
+
+
+def test_unknown_ids_in_preview_count_as_set() -> None:
+    """In preview, IDs are unknown; pulumi-policy raises when they are read. The
+    policies must still run (and pass) instead of reporting "can't run"."""
+    from pulumi_policy.proxy import unknown_checking_proxy
+
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel
+    rule = unknown_checking_proxy({**GOOD_VRRP, "remoteGroupId": unknown})
+    assert _violations(vp.vrrp_ingress_scoped, rule) == []
+    member = unknown_checking_proxy({"name": "n1", "metadata": {"vrrp-pair": "p"},
+                                     "schedulerHints": [{"group": unknown}]})
+    group = unknown_checking_proxy({"name": "g", "policies": "anti-affinity"})
+    assert _violations(vp.anti_affinity, [(vp.SERVER_GROUP, group), (vp.INSTANCE, member)],
+                       False) == []
+    vip = unknown_checking_proxy({"name": "vip", "deviceId": unknown,
+                                  "fixedIps": [{"ipAddress": "10.10.0.200"}]})
+    port = unknown_checking_proxy(MEMBER_PORT[1])
+    assert _violations(vp.address_pairs_match_a_vip_port, [(vp.PORT, vip), (vp.PORT, port)]) == []
+    allocated = unknown_checking_proxy({"allowedAddressPairs": [{"ipAddress": unknown}],
+                                        "portSecurityEnabled": True})
+    assert _violations(vp.address_pairs_are_single_hosts, allocated) == []

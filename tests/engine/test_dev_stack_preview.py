@@ -399,6 +399,8 @@ def test_policy_pack_passes_the_dev_stack(dev: Cli) -> None:
     print(f"\n== policy pack on the dev stack (exit {res.returncode})\n{report}")
     assert res.returncode == 0, res.stdout + res.stderr
     assert not [v for v in VIOLATION.findall(report) if v[0] == "mandatory"], report
+    # Every policy really ran: none was skipped for reading an ID unknown in preview.
+    assert "can't run policy" not in res.stdout, res.stdout
 
     # Without dev-config.json, HTTP from 0.0.0.0/0 (the dev stack's httpAllowedCidrs) is a
     # violation: the pack really evaluates the dev stack's rules, and reads its config.
@@ -429,14 +431,7 @@ def test_policy_pack_fails_the_bad_stack(engine: dict[str, str], tmp_path: Path)
              VIOLATION.findall(report)}  # fmt: skip
     for policy, resource in BAD_STACK_VIOLATIONS.items():
         assert policy in report, f"{policy} missing from\n{report}"
-        if (
-            policy == "address-pairs-match-vip-port"
-            and f"can't run policy '{policy}'" in report
-        ):
-            # policy/vrrp_policies.py reads the port's deviceId, unknown until Neutron answers:
-            # pulumi-policy then reports the policy as not run (advisory) instead of evaluating
-            # it. Accept that until the policy reads only known fields.
-            continue
+        assert f"can't run policy '{policy}'" not in report, report
         assert ("mandatory", policy, resource) in found, f"{policy} on {resource}:\n{report}"
 
 
