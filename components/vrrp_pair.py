@@ -191,8 +191,12 @@ class VrrpPair(pulumi.ComponentResource):
             scheduler_hints=scheduler_hints,
             config_drive=settings.config_drive or None,
             metadata={"vrrp-pair": name, "vrrp-priority": str(settings.priorities[i])},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=after_router))
-            for i, (member, port) in enumerate(zip(settings.member_names, ports, strict=False))]
+            # A replacement boots on the same port, which Nova refuses while the old
+            # server holds it: delete first. Membership changes (the peer lists in
+            # user-data) therefore rebuild the members with an outage; see README.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=after_router,
+                                        delete_before_replace=True))
+            for i, (member, port) in enumerate(zip(settings.member_names, ports, strict=True))]
 
         floating_ip = None
         if settings.floating_ip:

@@ -50,6 +50,8 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         mocks: RecordingMocks = self.mocks  # type: ignore[assignment]
         mocks.dependencies[request.name] = list(request.dependencies)
+        if request.deleteBeforeReplace:
+            mocks.delete_before_replace.add(request.name)
         return super().RegisterResource(request)
 
 
@@ -59,6 +61,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     resources: list[Recorded] = field(default_factory=list)
     dependencies: dict[str, list[str]] = field(default_factory=dict)
+    delete_before_replace: set[str] = field(default_factory=set)
     _next_ip: int = 100
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:

@@ -61,6 +61,12 @@ def test_instances_boot_after_the_router_interface_so_apt_can_reach_out() -> Non
         assert any(urn.endswith("::vrrp-router-if") for urn in instance.dependencies)
 
 
+def test_instances_are_deleted_before_a_replacement_boots_on_their_port() -> None:
+    """Nova refuses a new server on a port the old one still holds (409 in the e2e test)."""
+    mocks, _ = _recipe()
+    assert {"vrrp-node-1", "vrrp-node-2"} <= mocks.delete_before_replace
+
+
 def test_router_has_external_gateway_and_interface_on_the_subnet() -> None:
     mocks, _ = _recipe()
     router = mocks.named("vrrp-router")
