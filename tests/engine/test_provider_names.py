@@ -1,0 +1,35 @@
+"""Our openstack provider build serves the tokens and property names the pinned
+pulumi_openstack Python SDK sends, for everything the component uses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN_HOME = Path(os.environ.get("VRRP_TOOLS_DIR", ROOT / ".tools" / "pulumi")) / "home"
+
+
+def _provider() -> Path:
+    found = sorted(PLUGIN_HOME.glob("plugins/resource-openstack-v5.5.3/pulumi-resource-openstack"))
+    assert found, f"no openstack 5.5.3 plugin under {PLUGIN_HOME}: run scripts/toolchain"
+    return found[0]
+
+
+def test_schema_matches_the_python_sdk(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.json"
+    with schema.open("w") as out:
+        subprocess.run([str(_provider()), "-dump-schema"], stdout=out, check=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools/providers/openstack/check-sdk-names.py"), str(schema)],
+        capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok for the tokens the component uses" in result.stdout
+
+
+def test_provider_reports_the_pinned_version() -> None:
+    out = subprocess.run([str(_provider()), "-version"], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert "5.5.3" in out.stdout + out.stderr
