@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from components import render
 from tests.vmlab import scenarios
 from tests.vmlab.lab import MIRROR_ADDRESS, MIRROR_PORT, VIP, Lab, log
 
@@ -91,12 +92,14 @@ def test_mirror_first_boot_installs_from_the_private_repository(mirror_pair: Any
         assert result["errors"] == [], f"{name}: cloud-init errors {result['errors']}"
     for vm in lab.vms:
         rc, out, err = vm.exec("dpkg-query -W -f '${Package} ${Status}\\n' keepalived apache2 "
-                               "curl; cat /etc/apt/sources.list; "
-                               "ls /etc/apt/trusted.gpg.d/", timeout=60)
+                               "curl iputils-ping; cat /etc/apt/sources.list; "
+                               f"head -1 {render.APT_MIRROR_KEYRING}", timeout=60)
         assert rc == 0, err
-        assert out.count("install ok installed") == 3, out
-        assert f"deb http://{MIRROR_ADDRESS}:{MIRROR_PORT}/ bookworm main" in out, out
-        assert "vrrp-pair-mirror-key" in out, "the signing key from aptMirrorKey is not installed"
+        assert out.count("install ok installed") == 4, out
+        # Only the mirror, trusted through the key from aptMirrorKey (no gpg needed).
+        assert (f"deb [signed-by={render.APT_MIRROR_KEYRING}] "
+                f"http://{MIRROR_ADDRESS}:{MIRROR_PORT}/ bookworm main") in out, out
+        assert "BEGIN PGP PUBLIC KEY BLOCK" in out, "the key from aptMirrorKey is not installed"
     served = (lab.dir / "mirror.log").read_text().splitlines()
     for member in lab.members:
         fetched = [line for line in served if line.startswith(f"{member.address} ")
