@@ -36,7 +36,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,15 +44,14 @@ from typing import Any
 
 import pytest
 
+from tests.localcloud.gate import CLOUD, CLOUDS_YAML, cloud_answers, requires_local_cloud
+
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = Path(os.environ.get("VRRP_TOOLS_DIR", REPO / ".tools" / "pulumi"))
 BIN = TOOLS / "bin"
 PLUGIN_HOME = Path(os.environ.get("VRRP_PLUGIN_HOME", TOOLS / "home"))
 PLUGINS = {"openstack": "5.5.3", "command": "1.2.1"}
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
-STATE = Path(os.environ.get("VRRP_LOCALCLOUD_STATE", "/var/lib/vrrp-pair/localcloud"))
-CLOUDS_YAML = Path(os.environ.get("OS_CLIENT_CONFIG_FILE", str(STATE / "clouds.yaml")))
-CLOUD = os.environ.get("VRRP_LOCAL_CLOUD_NAME", "vrrp-local")
 PASSPHRASE = "vrrp-e2e-passphrase"
 # The program under test: this checkout, or (to try a fix of components/) another copy.
 PROGRAM_SOURCE = Path(os.environ.get("VRRP_E2E_PROGRAM", REPO))
@@ -75,23 +73,7 @@ ALREADY_ALLOCATED = re.compile(r"IP address ([0-9.]+) already allocated in subne
 PORT_IN_USE = re.compile(r"Port [0-9a-f-]+ is still in use\.")
 
 
-def _cloud_answers() -> bool:
-    if not CLOUDS_YAML.is_file():
-        return False
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:5000/v3", timeout=3):
-            return True
-    except Exception:
-        return False
-
-
-ENABLED = os.environ.get("VRRP_LOCAL_CLOUD") == "1" or (
-    os.environ.get("VRRP_LOCAL_CLOUD") != "0" and _cloud_answers()
-)
-
-pytestmark = pytest.mark.skipif(
-    not ENABLED, reason="local OpenStack not up (scripts/local-cloud up; VRRP_LOCAL_CLOUD=1)"
-)
+pytestmark = requires_local_cloud
 
 
 def require(ok: bool, why: str) -> None:
@@ -122,7 +104,7 @@ def conn() -> Iterator[Any]:
     from openstack import config as os_config
 
     require(CLOUDS_YAML.is_file(), f"no {CLOUDS_YAML}: run `scripts/local-cloud up`")
-    require(_cloud_answers(), "keystone does not answer on 127.0.0.1:5000")
+    require(cloud_answers(), "keystone does not answer on 127.0.0.1:5000")
     loader = os_config.OpenStackConfig(config_files=[str(CLOUDS_YAML)])
     connection = openstack.connection.Connection(config=loader.get_one(cloud=CLOUD))
     yield connection

@@ -14,37 +14,18 @@ Plus the rejections Neutron itself must give.
 import contextlib
 import os
 import time
-import urllib.request
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-STATE = Path(os.environ.get("VRRP_LOCALCLOUD_STATE", "/var/lib/vrrp-pair/localcloud"))
-CLOUDS_YAML = Path(os.environ.get("OS_CLIENT_CONFIG_FILE", str(STATE / "clouds.yaml")))
-CLOUD = os.environ.get("VRRP_LOCAL_CLOUD_NAME", "vrrp-local")
+from tests.localcloud.gate import CLOUD, CLOUDS_YAML, requires_local_cloud
+
 IMAGE = os.environ.get("VRRP_LOCAL_CLOUD_IMAGE", "cirros")
 FLAVOR = os.environ.get("VRRP_LOCAL_CLOUD_FLAVOR", "m1.small")
 
 
-def _cloud_answers() -> bool:
-    if not CLOUDS_YAML.is_file():
-        return False
-    try:
-        with urllib.request.urlopen("http://127.0.0.1:5000/v3", timeout=3):
-            return True
-    except Exception:
-        return False
-
-
-ENABLED = os.environ.get("VRRP_LOCAL_CLOUD") == "1" or (
-    os.environ.get("VRRP_LOCAL_CLOUD") != "0" and _cloud_answers()
-)
-
-pytestmark = pytest.mark.skipif(
-    not ENABLED, reason="local OpenStack not up (scripts/local-cloud up; VRRP_LOCAL_CLOUD=1)"
-)
+pytestmark = requires_local_cloud
 
 
 @pytest.fixture(scope="module")
