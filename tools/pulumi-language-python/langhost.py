@@ -280,6 +280,20 @@ class PythonEnv:
     def command(self, *args: str) -> list[str]:
         return [self.python, *args]
 
+    def run_json(self, args: list[str], failure: str) -> Any:
+        """Runs this interpreter in the program's directory and parses its JSON output."""
+        res = subprocess.run(
+            self.command(*args),
+            env=self.environ(),
+            cwd=self.program_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if res.returncode != 0:
+            raise HostError(f"{failure}: {res.stderr.strip()}")
+        return json.loads(res.stdout)
+
 
 # Runs inside the program's interpreter: its installed distributions, with their
 # pulumi-plugin.json (read from <location>/<module>/pulumi-plugin.json like the Go host).
@@ -308,17 +322,9 @@ json.dump(list(seen.values()), sys.stdout)
 
 
 def list_packages(py: PythonEnv) -> list[dict[str, Any]]:
-    res = subprocess.run(
-        py.command("-c", LIST_PACKAGES),
-        env=py.environ(),
-        cwd=py.program_dir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if res.returncode != 0:
-        raise HostError(f"listing the packages of {py.python} failed: {res.stderr.strip()}")
-    return json.loads(res.stdout)
+    packages: list[dict[str, Any]] = py.run_json(
+        ["-c", LIST_PACKAGES], f"listing the packages of {py.python} failed")
+    return packages
 
 
 PEP440 = re.compile(
@@ -752,24 +758,15 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         try:
             py = PythonEnv.from_info(request.info if request.HasField("info") else None)
             py.validate()
-            cmd = py.command("-m", "pip", "list", "--format", "json")
+            args = ["-m", "pip", "list", "--format", "json"]
             if not request.transitiveDependencies:
-                cmd.append("--not-required")
-            res = subprocess.run(
-                cmd,
-                env=py.environ(),
-                cwd=py.program_dir,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if res.returncode != 0:
-                raise HostError(f"failed to get python dependencies: {res.stderr.strip()}")
+                args.append("--not-required")
+            listed = py.run_json(args, "failed to get python dependencies")
             deps = [
                 language_pb2.DependencyInfo(
                     name=re.sub(r"[-_.]+", "-", d["name"]).lower(), version=d["version"]
                 )
-                for d in json.loads(res.stdout)
+                for d in listed
             ]
             return language_pb2.GetProgramDependenciesResponse(dependencies=deps)
         except HostError as e:
