@@ -21,6 +21,9 @@ Profiles:
            scheduling of the VRRP process, against flapping under CPU load);
 - default-garp1 (only when asked for): the default rendering with
            garp_master_refresh 1 instead of 5, to size the heal gap.
+- vm-settings (only when asked for): the component with the VM lab's settings
+           (tests/vmlab/lab.py TCG_TOLERANT: advert 1 s, health check every 3 s,
+           fall 2); benchmarks/vm_failover.py runs it as its no-VM baseline.
 The failure is injected at a random phase (0.5-1.5 s after the probe sees the
 master) so that it is not correlated with the health check's 1 s timer.
 Apache, the web page and (for default/fast) the health check come from the
@@ -113,6 +116,11 @@ def profile_members(profile: str, fast_advert: float) -> list[MemberFiles]:
     if profile == "fast":
         (members,) = render_pairs([pair_spec(advert_interval=fast_advert)])
         return members
+    if profile == "vm-settings":
+        from tests.vmlab.lab import TCG_TOLERANT
+
+        (members,) = render_pairs([pair_spec(**TCG_TOLERANT)])
+        return members
     if profile == "fast-rt":
         (members,) = render_pairs([pair_spec(advert_interval=fast_advert)])
         return [with_keepalived_conf(m, m.files[KEEPALIVED_CONF].content.replace(
@@ -120,7 +128,7 @@ def profile_members(profile: str, fast_advert: float) -> list[MemberFiles]:
     raise ValueError(profile)
 
 
-def one_run(members: list[MemberFiles], scenario: str) -> Run:
+def one_run(members: list[MemberFiles], scenario: str, watch_cap: float = WATCH_CAP) -> Run:
     with Lab([members]) as lab:
         lab.start()
         old, new = lab.members
@@ -130,7 +138,7 @@ def one_run(members: list[MemberFiles], scenario: str) -> Run:
             t0 = time.monotonic()
             SCENARIOS[scenario](old)
             try:
-                probe.wait_for(new.name, t0, WATCH_CAP, settle=5)
+                probe.wait_for(new.name, t0, watch_cap, settle=5)
                 time.sleep(0.5)
                 outage = probe.outage(t0)
             except LabError:

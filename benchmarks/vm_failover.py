@@ -1,16 +1,28 @@
 """Boot-to-VIP time and client-observed failover downtime in real VMs (the VM lab).
 
-    sudo .venv/bin/python benchmarks/vm_failover.py [--sources preinstalled,mirror]
-         [--members 2] [--boots 1] [--runs 3] [--json results.json]
+    sudo .venv/bin/python benchmarks/vm_failover.py [--sources preinstalled:3,mirror:2]
+         [--failover-sources preinstalled] [--members 2] [--boots 3] [--runs 1]
+         [--baseline-runs N] [--json results.json]
 
-For each package source it boots `--boots` fresh labs (QEMU/TCG, the exact rendered
-user-data) and times QEMU start -> VIP answering from the client namespace. On each
-lab it repeats every scenario `--runs` times, measured from the client namespace:
+For each package source (`name`, or `name:boots` instead of `--boots`) it boots fresh
+labs (QEMU/TCG, the exact rendered user-data) and times QEMU start -> VIP answering
+from the client namespace (the component's smoke check) and -> cloud-init done on
+every member. `preinstalled`
+is the baseline for `mirror` (the first-boot install from the lab's apt repository).
+
+On the labs of `--failover-sources` it repeats every scenario `--runs` times per
+boot, timed from the client namespace:
   apache-stopped  Apache stopped on the master (failover_check drill)
   port-down       the master's tap down on the bridge (failover_check drill)
-  power-off       QEMU of the master quits; then it boots again (its return to
-                  BACKUP is timed as "rejoin") so the next run has all members
-and prints min/median/max per scenario. Needs root; see tests/vmlab/README.md.
+  power-off       QEMU of the master quits; then it boots again and its return
+                  to BACKUP is timed as "rejoin" (the VIP stays: preemption never)
+
+Baseline for the failover numbers, measured in the same run: the same rendered
+keepalived/Apache settings in the network-namespace lab (no VM, no emulation;
+benchmarks/failover_lab.py's `vm-settings` profile): port blocked, Apache stopped,
+link down (the closest to a powered-off master: its adverts stop).
+
+Prints min/median/max per row. Needs root; see tests/vmlab/README.md.
 """
 
 from __future__ import annotations
@@ -25,8 +37,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import failover_lab
 from tests.vmlab import scenarios
 from tests.vmlab.lab import Lab, log
+
+# The namespace-lab scenario that stands in for each VM scenario.
+BASELINE = {"port-down": "port blocked", "apache-stopped": "Apache stopped",
+            "power-off": "link down"}
+BASELINE_WATCH = 20.0  # seconds; a 3 s x 2 health check needs more than the lab's 8 s
+
+
+class Samples(dict[str, list[float]]):
+    def add(self, key: str, value: float | None) -> None:
+        self.setdefault(key, [])
+        if value is not None:
+            self[key].append(float(value))
 
 
 def _settle(lab: Lab, deadline: float = 300) -> None:
@@ -49,57 +74,99 @@ def _wait_backup(lab: Lab, name: str, deadline: float) -> None:
         time.sleep(1)
 
 
-def bench_lab(source: str, members: int, runs: int, samples: dict[str, list[float]]) -> None:
+def failover_runs(lab: Lab, runs: int, samples: Samples, label: str) -> None:
+    for run in range(runs):
+        log(f"{label}: run {run + 1}/{runs}")
+        for name, scenario in (("apache-stopped", scenarios.apache_stopped),
+                               ("port-down", scenarios.nic_down)):
+            samples.add(f"{label}: {name} downtime", scenario(lab).get("downtime_seconds"))
+            _settle(lab)
+        result = scenarios.power_off_master(lab)
+        samples.add(f"{label}: power-off downtime", result["downtime_seconds"])
+        old = lab.vm(result["old_master"])
+        started = time.monotonic()
+        old.boot()
+        old.wait_agent(scenarios.DEADLINE)
+        _wait_backup(lab, old.name, scenarios.DEADLINE)
+        samples.add(f"{label}: rejoin as BACKUP after power-on", time.monotonic() - started)
+        if lab.who_serves() == old.name:
+            raise AssertionError(f"{old.name} took the VIP back (preemption is never)")
+        _settle(lab)
+
+
+def bench_lab(source: str, members: int, runs: int, samples: Samples) -> None:
     with Lab.create(package_source=source, member_count=members) as lab:
         boot = scenarios.boot(lab)
-        samples.setdefault(f"{source}: boot-to-VIP", []).append(boot["boot_to_vip_seconds"])
-        samples.setdefault(f"{source}: boot-to-cloud-init-done", []).append(
-            boot["boot_to_all_done_seconds"])
+        samples.add(f"{source}: boot-to-VIP", boot["boot_to_vip_seconds"])
+        samples.add(f"{source}: boot-to-cloud-init-done", boot["boot_to_all_done_seconds"])
+        failover_runs(lab, runs, samples, source)
+
+
+def baseline(runs: int, samples: Samples) -> None:
+    """The VM lab's keepalived/Apache settings in network namespaces: what the VMs add."""
+    members = failover_lab.profile_members("vm-settings", 0.0)
+    for vm_scenario, lab_scenario in BASELINE.items():
         for run in range(runs):
-            log(f"{source}: run {run + 1}/{runs}")
-            for name, scenario in (("apache-stopped", scenarios.apache_stopped),
-                                   ("port-down", scenarios.nic_down)):
-                result = scenario(lab)
-                if result.get("downtime_seconds") is not None:
-                    samples.setdefault(f"{source}: {name} downtime", []).append(
-                        result["downtime_seconds"])
-                _settle(lab)
-            result = scenarios.power_off_master(lab)
-            if result["downtime_seconds"] is not None:
-                samples.setdefault(f"{source}: power-off downtime", []).append(
-                    result["downtime_seconds"])
-            old = lab.vm(result["old_master"])
-            started = time.monotonic()
-            old.boot()
-            old.wait_agent(scenarios.DEADLINE)
-            _wait_backup(lab, old.name, scenarios.DEADLINE)
-            samples.setdefault(f"{source}: rejoin as BACKUP after power-on", []).append(
-                round(time.monotonic() - started, 1))
-            _settle(lab)
+            result = failover_lab.one_run(members, lab_scenario, watch_cap=BASELINE_WATCH)
+            log(f"baseline {lab_scenario} run {run + 1}/{runs}: takeover {result.takeover}")
+            samples.add(f"baseline, namespaces, no VM: {vm_scenario} downtime",
+                        result.downtime if result.takeover is not None else None)
+
+
+def print_table(samples: Samples, title: str) -> dict[str, Any]:
+    print(f"\n{title}\n")
+    rows = [("measurement", "n", "min s", "median s", "max s")]
+    summary: dict[str, Any] = {}
+    for key, values in samples.items():
+        if values:
+            summary[key] = {"n": len(values), "min": min(values), "max": max(values),
+                            "median": statistics.median(values), "samples": values}
+            rows.append((key, str(len(values)), f"{min(values):.2f}",
+                         f"{statistics.median(values):.2f}", f"{max(values):.2f}"))
+        else:
+            summary[key] = {"n": 0, "samples": []}
+            rows.append((key, "0", "-", "-", "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if i == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return summary
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sources", default="preinstalled,mirror")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--sources", default="preinstalled:3,mirror:2",
+                        help="package sources, each optionally :boots (else --boots)")
+    parser.add_argument("--failover-sources", default="preinstalled",
+                        help="sources whose labs also run the failover scenarios")
     parser.add_argument("--members", type=int, default=2)
-    parser.add_argument("--boots", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--boots", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=1, help="failover runs per boot")
+    parser.add_argument("--baseline-runs", type=int,
+                        help="namespace-lab runs per scenario (default: boots x runs)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    samples: dict[str, list[float]] = {}
-    for source in args.sources.split(","):
-        for _ in range(args.boots):
-            bench_lab(source, args.members, args.runs, samples)
-    print(f"\nVM failover benchmark: {args.members} members, TCG, "
-          f"{args.boots} boot(s) x {args.runs} run(s) per source")
-    print(f"{'scenario':<52} {'n':>3} {'min s':>8} {'median s':>9} {'max s':>8}")
-    summary: dict[str, Any] = {}
-    for key, values in samples.items():
-        summary[key] = {"n": len(values), "min": min(values),
-                        "median": statistics.median(values), "max": max(values),
-                        "samples": values}
-        print(f"{key:<52} {len(values):>3} {min(values):>8.2f} "
-              f"{statistics.median(values):>9.2f} {max(values):>8.2f}")
+    boots = {name: int(count or args.boots) for name, _, count in
+             (s.partition(":") for s in args.sources.split(",") if s)}
+    sources = list(boots)
+    failover_sources = {s for s in args.failover_sources.split(",") if s}
+    started = time.monotonic()
+    samples = Samples()
+    for source in sources:
+        for boot in range(boots[source]):
+            log(f"{source}: boot {boot + 1}/{boots[source]}")
+            bench_lab(source, args.members,
+                      args.runs if source in failover_sources else 0, samples)
+    baseline_runs = args.baseline_runs
+    if baseline_runs is None:
+        baseline_runs = sum(boots[s] for s in failover_sources & set(sources)) * args.runs
+    baseline(baseline_runs, samples)
+    summary = print_table(
+        samples, f"VM failover benchmark: {args.members} members, QEMU TCG, boots "
+        f"{args.sources}, {args.runs} failover run(s) per boot on "
+        f"{','.join(sorted(failover_sources & set(sources))) or 'none'}; "
+        f"{baseline_runs} baseline run(s); {time.monotonic() - started:.0f} s in all")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -119,6 +121,17 @@ def run_program(program: Callable[[], Any], mocks: RecordingMocks | None = None,
 
     body()
     return mocks
+
+
+@atexit.register
+def _close_event_loop() -> None:
+    """Closes the loop the mocks ran on while the interpreter is whole: left to the
+    garbage collector at shutdown, it fails on its already-closed self-pipe and prints
+    a traceback into scripts' output."""
+    with contextlib.suppress(RuntimeError):
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if not loop.is_running():
+            loop.close()
 
 
 def resolve(output: Any) -> Any:

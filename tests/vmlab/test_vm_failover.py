@@ -106,6 +106,11 @@ def test_mirror_first_boot_installs_from_the_private_repository(mirror_pair: Any
                    and "/pool/main/keepalived_" in line and '" 200 ' in line]
         assert fetched, f"{member.name} did not fetch keepalived from the lab repository"
     assert _holders(lab) == [boot["served_by"]]
+    # The guest logs (the apt install makes them well over virtio-serial's 32 KiB per
+    # write) came back whole through the lab agent.
+    for vm in lab.vms:
+        logs = (vm.dir / "guest-logs-1.txt").read_text()
+        assert len(logs) > 32 * 1024 and "Cloud-init v." in logs, f"{vm.name}: {len(logs)} chars"
 
 
 def test_mirror_apache_stopped_on_master_moves_the_vip(mirror_pair: Any) -> None:
