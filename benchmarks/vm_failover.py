@@ -7,8 +7,8 @@
 For each package source (`name`, or `name:boots` instead of `--boots`) it boots fresh
 labs (QEMU/TCG, the exact rendered user-data) and times QEMU start -> VIP answering
 from the client namespace (the component's smoke check) and -> cloud-init done on
-every member. `preinstalled`
-is the baseline for `mirror` (the first-boot install from the lab's apt repository).
+every member. `preinstalled` is the baseline for `mirror` (the first-boot install
+from the lab's apt repository).
 
 On the labs of `--failover-sources` it repeats every scenario `--runs` times per
 boot, timed from the client namespace:
@@ -22,7 +22,8 @@ keepalived/Apache settings in the network-namespace lab (no VM, no emulation;
 benchmarks/failover_lab.py's `vm-settings` profile): port blocked, Apache stopped,
 link down (the closest to a powered-off master: its adverts stop).
 
-Prints min/median/max per row. Needs root; see tests/vmlab/README.md.
+Also QEMU's peak resident memory per VM (guest RAM VMLAB_MEMORY, TCG cache
+VMLAB_TB_SIZE). Prints min/median/max per row. Needs root; see tests/vmlab/README.md.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import failover_lab
 from tests.vmlab import scenarios
-from tests.vmlab.lab import Lab, log
+from tests.vmlab.lab import MEMORY_MIB, TB_SIZE_MIB, Lab, log
 
 # The namespace-lab scenario that stands in for each VM scenario.
 BASELINE = {"port-down": "port blocked", "apache-stopped": "Apache stopped",
@@ -79,16 +80,16 @@ def failover_runs(lab: Lab, runs: int, samples: Samples, label: str) -> None:
         log(f"{label}: run {run + 1}/{runs}")
         for name, scenario in (("apache-stopped", scenarios.apache_stopped),
                                ("port-down", scenarios.nic_down)):
-            samples.add(f"{label}: {name} downtime", scenario(lab).get("downtime_seconds"))
+            samples.add(f"{label}: {name} downtime (s)", scenario(lab).get("downtime_seconds"))
             _settle(lab)
         result = scenarios.power_off_master(lab)
-        samples.add(f"{label}: power-off downtime", result["downtime_seconds"])
+        samples.add(f"{label}: power-off downtime (s)", result["downtime_seconds"])
         old = lab.vm(result["old_master"])
         started = time.monotonic()
         old.boot()
         old.wait_agent(scenarios.DEADLINE)
         _wait_backup(lab, old.name, scenarios.DEADLINE)
-        samples.add(f"{label}: rejoin as BACKUP after power-on", time.monotonic() - started)
+        samples.add(f"{label}: rejoin as BACKUP after power-on (s)", time.monotonic() - started)
         if lab.who_serves() == old.name:
             raise AssertionError(f"{old.name} took the VIP back (preemption is never)")
         _settle(lab)
@@ -97,9 +98,11 @@ def failover_runs(lab: Lab, runs: int, samples: Samples, label: str) -> None:
 def bench_lab(source: str, members: int, runs: int, samples: Samples) -> None:
     with Lab.create(package_source=source, member_count=members) as lab:
         boot = scenarios.boot(lab)
-        samples.add(f"{source}: boot-to-VIP", boot["boot_to_vip_seconds"])
-        samples.add(f"{source}: boot-to-cloud-init-done", boot["boot_to_all_done_seconds"])
+        samples.add(f"{source}: boot-to-VIP (s)", boot["boot_to_vip_seconds"])
+        samples.add(f"{source}: boot-to-cloud-init-done (s)", boot["boot_to_all_done_seconds"])
         failover_runs(lab, runs, samples, source)
+        for vm in lab.vms:
+            samples.add(f"{source}: QEMU peak RSS per VM (MiB)", vm.peak_rss_mib())
 
 
 def baseline(runs: int, samples: Samples) -> None:
@@ -109,13 +112,13 @@ def baseline(runs: int, samples: Samples) -> None:
         for run in range(runs):
             result = failover_lab.one_run(members, lab_scenario, watch_cap=BASELINE_WATCH)
             log(f"baseline {lab_scenario} run {run + 1}/{runs}: takeover {result.takeover}")
-            samples.add(f"baseline, namespaces, no VM: {vm_scenario} downtime",
+            samples.add(f"baseline, namespaces, no VM: {vm_scenario} downtime (s)",
                         result.downtime if result.takeover is not None else None)
 
 
 def print_table(samples: Samples, title: str) -> dict[str, Any]:
     print(f"\n{title}\n")
-    rows = [("measurement", "n", "min s", "median s", "max s")]
+    rows = [("measurement", "n", "min", "median", "max")]
     summary: dict[str, Any] = {}
     for key, values in samples.items():
         if values:
@@ -163,7 +166,8 @@ def main() -> int:
         baseline_runs = sum(boots[s] for s in failover_sources & set(sources)) * args.runs
     baseline(baseline_runs, samples)
     summary = print_table(
-        samples, f"VM failover benchmark: {args.members} members, QEMU TCG, boots "
+        samples, f"VM failover benchmark: {args.members} members, QEMU TCG (guest "
+        f"{MEMORY_MIB} MiB, tb-size {TB_SIZE_MIB} MiB), boots "
         f"{args.sources}, {args.runs} failover run(s) per boot on "
         f"{','.join(sorted(failover_sources & set(sources))) or 'none'}; "
         f"{baseline_runs} baseline run(s); {time.monotonic() - started:.0f} s in all")

@@ -41,6 +41,8 @@ CLIENT_ADDRESS = "10.10.0.100"
 VIP = "10.10.0.200"
 HTTP_PORT = 80
 MEMBER_ADDRESSES = ("10.10.0.4", "10.10.0.5", "10.10.0.6")
+MEMORY_MIB = os.environ.get("VMLAB_MEMORY", "640")  # guest RAM
+TB_SIZE_MIB = os.environ.get("VMLAB_TB_SIZE", "128")  # TCG translation cache
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
 
 
@@ -268,14 +270,12 @@ class VM:
         for stale in ("qmp.sock", "agent.sock"):
             (self.dir / stale).unlink(missing_ok=True)
         images = self.lab.images
-        memory = os.environ.get("VMLAB_MEMORY", "640")
-        tb_size = os.environ.get("VMLAB_TB_SIZE", "128")
         self.boots += 1
         argv = [
             "ip", "netns", "exec", self.lab.lab_ns,
             "qemu-system-x86_64", "-name", self.name, "-nodefaults", "-no-user-config",
-            "-machine", "q35", "-accel", f"tcg,thread=multi,tb-size={tb_size}",
-            "-cpu", "max", "-smp", "1", "-m", memory, "-display", "none",
+            "-machine", "q35", "-accel", f"tcg,thread=multi,tb-size={TB_SIZE_MIB}",
+            "-cpu", "max", "-smp", "1", "-m", MEMORY_MIB, "-display", "none",
             "-kernel", str(images / "vmlinuz"), "-initrd", str(images / "initrd.img"),
             "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 modprobe.blacklist=floppy "
                        "systemd.show_status=1",
@@ -298,6 +298,16 @@ class VM:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def peak_rss_mib(self) -> float | None:
+        """QEMU's peak resident memory so far (VmHWM; `ip netns exec` execs QEMU in place)."""
+        if not self.running:
+            return None
+        assert self.proc is not None
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        kib = next(int(line.split()[1]) for line in status.splitlines()
+                   if line.startswith("VmHWM:"))
+        return round(kib / 1024, 1)
 
     def power_off(self) -> None:
         """Pulls the plug: QEMU quits at once, the guest gets no shutdown."""
