@@ -452,15 +452,11 @@ class Lab:
     @contextlib.contextmanager
     def create(cls, package_source: str, member_count: int = 2,
                extra: dict[str, Any] | None = None, keep: bool | None = None,
-               variant: str = "", user_data_patch: Any = None) -> Iterator[Lab]:
-        """`variant`: boot an image_variant() of base.raw. `user_data_patch`: a function
-        Member -> str replacing each rendered user-data (only to try a proposed fix)."""
+               variant: str = "") -> Iterator[Lab]:
+        """`variant`: boot an image_variant() of base.raw (see VARIANTS)."""
         images = image_dir()
         key = (images / "repo-key.asc").read_text() if package_source == "mirror" else ""
         members = render_members(package_source, member_count, extra=extra, apt_mirror_key=key)
-        if user_data_patch is not None:
-            members = [Member(m.name, m.address, user_data_patch(m), m.index)
-                       for m in members]
         lab_id = f"vmlab{os.getpid()}x{next(_lab_counter)}"
         base = Path(os.environ.get("VMLAB_WORKDIR", tempfile.gettempdir()))
         lab_dir = base / lab_id

@@ -2,8 +2,10 @@
 
 Two labs, each booted once (TCG: minutes), scenarios in file order:
   * a pair with packageSource=mirror: the first-boot install path, offline, from the
-    signed private apt repository in the lab namespace; Apache stopped on the master;
-    the recovered member does not take the VIP back (preemption never).
+    signed private apt repository in the lab namespace, on an image shaped like Debian's
+    own bookworm images (deb822 apt sources, no sources.list) and without gpg; Apache
+    stopped on the master; the recovered member does not take the VIP back (preemption
+    never).
   * three members with packageSource=preinstalled: the master's port down (drill), the
     master powered off, the master returning (not preempting), the next master off.
 
@@ -24,6 +26,9 @@ from components import render
 from tests.vmlab import scenarios
 from tests.vmlab.lab import MIRROR_ADDRESS, MIRROR_PORT, VIP, Lab, log
 
+# deb822 sources as Debian's bookworm images ship them, and no gpg binary: the user-data
+# must set the deb822 file aside and install the key without gpg.
+MIRROR_IMAGE_VARIANT = "deb822+nogpg"
 MAX_DOWNTIME = float(os.environ.get("VMLAB_MAX_DOWNTIME", "15"))
 RESULTS: dict[str, Any] = {}
 
@@ -61,10 +66,10 @@ def _wait_backup(lab: Lab, name: str, deadline: float = 300) -> None:
         time.sleep(2)
 
 
-def _lab(request: pytest.FixtureRequest, source: str, members: int
+def _lab(request: pytest.FixtureRequest, source: str, members: int, variant: str = ""
          ) -> Iterator[tuple[Lab, dict[str, Any]]]:
     failed_before = request.session.testsfailed
-    with Lab.create(package_source=source, member_count=members) as lab:
+    with Lab.create(package_source=source, member_count=members, variant=variant) as lab:
         yield lab, scenarios.boot(lab)
         lab.collect_logs()  # guest journals (keepalived, cloud-final) into the lab dir
         if request.session.testsfailed > failed_before:
@@ -73,7 +78,7 @@ def _lab(request: pytest.FixtureRequest, source: str, members: int
 
 @pytest.fixture(scope="module")
 def mirror_pair(request: pytest.FixtureRequest) -> Iterator[tuple[Lab, dict[str, Any]]]:
-    yield from _lab(request, "mirror", 2)
+    yield from _lab(request, "mirror", 2, variant=MIRROR_IMAGE_VARIANT)
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +98,15 @@ def test_mirror_first_boot_installs_from_the_private_repository(mirror_pair: Any
     for vm in lab.vms:
         rc, out, err = vm.exec("dpkg-query -W -f '${Package} ${Status}\\n' keepalived apache2 "
                                "curl iputils-ping; cat /etc/apt/sources.list; "
-                               f"head -1 {render.APT_MIRROR_KEYRING}", timeout=60)
+                               f"head -1 {render.APT_MIRROR_KEYRING}; "
+                               "ls /etc/apt/sources.list.d/; command -v gpg || echo no-gpg",
+                               timeout=60)
         assert rc == 0, err
         assert out.count("install ok installed") == 4, out
+        # The image's deb822 source (deb.debian.org, unreachable) was set aside, once.
+        assert "debian.sources.disabled-by-vrrp-pair" in out.split(), out
+        assert "debian.sources" not in out.split(), out
+        assert "no-gpg" in out.split(), "the image variant should have no gpg\n" + out
         # Only the mirror, trusted through the key from aptMirrorKey (no gpg needed).
         assert (f"deb [signed-by={render.APT_MIRROR_KEYRING}] "
                 f"http://{MIRROR_ADDRESS}:{MIRROR_PORT}/ bookworm main") in out, out
