@@ -147,7 +147,8 @@ def main() -> int:
     parser.add_argument("--boots", type=int, default=3)
     parser.add_argument("--runs", type=int, default=1, help="failover runs per boot")
     parser.add_argument("--baseline-runs", type=int,
-                        help="namespace-lab runs per scenario (default: boots x runs)")
+                        help="namespace-lab runs per scenario (default: as many as "
+                        "the VM failover runs)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     boots = {name: int(count or args.boots) for name, _, count in
