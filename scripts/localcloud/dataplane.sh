@@ -1,0 +1,254 @@
+# The local cloud's data plane (sourced by scripts/local-cloud): OVN central (NB and SB
+# databases, ovn-northd) and two hypervisors. Each hypervisor is a network namespace of
+# its own holding an Open vSwitch (ovsdb-server + ovs-vswitchd, userspace datapath: this
+# kernel has no openvswitch module), an OVN chassis (ovn-controller), Neutron's OVN
+# metadata agent, and libvirtd + virtlogd (in a mount and UTS namespace of their own, so
+# each hypervisor has its own sockets, run dirs, domains and hostname). The chassis
+# reach each other through Geneve over a veth "underlay"; both are gateway chassis
+# bridged (br-ex) to the external network `public`, a Linux bridge in a namespace of its
+# own where the upstream gateway (172.24.4.1) and, on a veth, the client namespace live.
+# No address of any of these goes into the root namespace.
+# shellcheck shell=bash
+
+NHV="${VRRP_LOCALCLOUD_HYPERVISORS:-2}"
+DP="$STATE/dataplane"                  # databases, sockets, per-hypervisor dirs
+OVN_DIR="$DP/ovn"
+NS_PREFIX="${VRRP_LOCALCLOUD_NS_PREFIX:-vrrp-lc}"
+NS_PUBLIC="$NS_PREFIX-public"           # the external network's bridge + upstream gateway
+NS_CLIENT="$NS_PREFIX-client"           # the only place that reaches floating IPs
+PUBLIC_CIDR="${VRRP_LOCALCLOUD_PUBLIC_CIDR:-172.24.4.0/24}"
+PUBLIC_PREFIX="${PUBLIC_CIDR%.*}"
+PUBLIC_PLEN="${PUBLIC_CIDR#*/}"
+UNDERLAY_PREFIX=192.168.254             # Geneve underlay, inside the hypervisor namespaces only
+NB_SOCK="$OVN_DIR/ovnnb_db.sock"
+SB_SOCK="$OVN_DIR/ovnsb_db.sock"
+export NB_SOCK SB_SOCK
+
+hv_ns() { echo "$NS_PREFIX-hv$1"; }
+hv_dir() { echo "$DP/hv$1"; }
+hv_host() { echo "vrrp-local-hv$1"; }   # nova host name = libvirt hostname = OVN chassis hostname
+in_hv() { local n="$1"; shift; ip netns exec "$(hv_ns "$n")" "$@"; }
+vsctl() { local n="$1"; shift; ovs-vsctl --db="unix:$(hv_dir "$n")/db.sock" --timeout=20 "$@"; }
+nbctl() { ovn-nbctl --db="unix:$NB_SOCK" --timeout=20 "$@"; }
+sbctl() { ovn-sbctl --db="unix:$SB_SOCK" --timeout=20 "$@"; }
+
+wait_sock() { # path name seconds
+  local _i
+  for _i in $(seq 1 $(($3 * 10))); do [ -S "$1" ] && return 0; sleep 0.1; done
+  die "$2 did not create $1 (see $LOG/$2.log)"
+}
+
+ensure_dataplane_debs() {
+  local need=() p
+  for p in openvswitch-switch ovn-central ovn-host libvirt-daemon-system libvirt-daemon-driver-qemu \
+      libvirt-clients python3-libvirt qemu-system-x86 qemu-utils genisoimage haproxy socat sudo \
+      iproute2; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+  done
+  [ ${#need[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${need[*]}"
+  # Debian's maintainer scripts would start the daemons (and libvirt's default
+  # network) on this host: forbid it while installing.
+  local guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; guard=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get -o DPkg::Lock::Timeout=900 install -y --no-install-recommends "${need[@]}" >>"$LOG/apt.log" 2>&1; then
+    apt-get -o DPkg::Lock::Timeout=900 update >>"$LOG/apt.log" 2>&1 || true
+    apt-get -o DPkg::Lock::Timeout=900 install -y --no-install-recommends "${need[@]}" >>"$LOG/apt.log" 2>&1 \
+      || { [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d; die "apt-get install failed, see $LOG/apt.log"; }
+  fi
+  [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d
+}
+
+# ------------------------------------------------------------------ OVN central
+start_ovn_central() {
+  mkdir -p "$OVN_DIR"
+  local db
+  for db in nb sb; do
+    [ -f "$OVN_DIR/ovn${db}_db.db" ] || ovsdb-tool create "$OVN_DIR/ovn${db}_db.db" "/usr/share/ovn/ovn-$db.ovsschema"
+    start "ovn-${db}db" /usr/sbin/ovsdb-server "$OVN_DIR/ovn${db}_db.db" \
+      --remote="punix:$OVN_DIR/ovn${db}_db.sock" --remote=db:OVN_$( [ $db = nb ] && echo Northbound || echo Southbound ),$( [ $db = nb ] && echo NB_Global || echo SB_Global ),connections \
+      --pidfile="$OVN_DIR/ovn${db}_db.pid" --unixctl="$OVN_DIR/ovn${db}_db.ctl" \
+      --log-file="$LOG/ovn-${db}db.log" -vconsole:off
+  done
+  wait_sock "$NB_SOCK" ovn-nbdb 30
+  wait_sock "$SB_SOCK" ovn-sbdb 30
+  nbctl --no-wait init
+  sbctl init
+  start ovn-northd /usr/bin/ovn-northd --ovnnb-db="unix:$NB_SOCK" --ovnsb-db="unix:$SB_SOCK" \
+    --pidfile="$OVN_DIR/ovn-northd.pid" --unixctl="$OVN_DIR/ovn-northd.ctl" \
+    --log-file="$LOG/ovn-northd.log" -vconsole:off
+}
+
+# ------------------------------------------------------------------ networks
+# ns_ensure NAME: a named network namespace with loopback up
+ns_ensure() {
+  [ -e "/run/netns/$1" ] || ip netns add "$1"
+  ip -n "$1" link set lo up
+}
+
+# veth_ensure NS_A IF_A NS_B IF_B: a veth pair between two namespaces (created in NS_A)
+veth_ensure() {
+  ip -n "$1" link show "$2" >/dev/null 2>&1 && return 0
+  ip -n "$1" link add "$2" type veth peer name "$4" netns "$3"
+  ip -n "$1" link set "$2" up
+  ip -n "$3" link set "$4" up
+}
+
+setup_public_segment() {
+  ns_ensure "$NS_PUBLIC"
+  ns_ensure "$NS_CLIENT"
+  local P="ip -n $NS_PUBLIC"
+  $P link show br-public >/dev/null 2>&1 || $P link add br-public type bridge
+  $P link set br-public up
+  $P addr replace "$PUBLIC_PREFIX.1/$PUBLIC_PLEN" dev br-public
+  veth_ensure "$NS_PUBLIC" client0 "$NS_CLIENT" eth0
+  $P link set client0 master br-public
+  ip -n "$NS_CLIENT" addr replace "$PUBLIC_PREFIX.2/$PUBLIC_PLEN" dev eth0
+  ip -n "$NS_CLIENT" route replace default via "$PUBLIC_PREFIX.1"
+}
+
+# ------------------------------------------------------------------ hypervisors
+start_hv_ovs() { # N
+  local n="$1" d ns
+  d="$(hv_dir "$n")"; ns="$(hv_ns "$n")"
+  mkdir -p "$d"
+  ns_ensure "$ns"
+  [ -f "$d/conf.db" ] || ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+  OVS_RUNDIR="$d" OVS_DBDIR="$d" start "hv$n-ovsdb" ip netns exec "$ns" /usr/sbin/ovsdb-server "$d/conf.db" \
+    --remote="punix:$d/db.sock" --remote=db:Open_vSwitch,Open_vSwitch,manager_options \
+    --pidfile="$d/ovsdb-server.pid" --unixctl="$d/ovsdb-server.ctl" \
+    --log-file="$LOG/hv$n-ovsdb.log" -vconsole:off
+  wait_sock "$d/db.sock" "hv$n-ovsdb" 30
+  vsctl "$n" --no-wait init
+  OVS_RUNDIR="$d" start "hv$n-vswitchd" ip netns exec "$ns" /usr/sbin/ovs-vswitchd "unix:$d/db.sock" \
+    --pidfile="$d/ovs-vswitchd.pid" --unixctl="$d/ovs-vswitchd.ctl" \
+    --log-file="$LOG/hv$n-vswitchd.log" -vconsole:off
+  wait_sock "$d/ovs-vswitchd.ctl" "hv$n-vswitchd" 30
+
+  # Geneve underlay: br-phy holds the tunnel endpoint address (userspace tunnelling
+  # routes through an OVS bridge), its port ul0 is a veth into br-underlay, a Linux
+  # bridge in the public namespace that joins the hypervisors (and nothing else).
+  # br-ex's port pub0 is a veth into br-public: the physical network `public`.
+  vsctl "$n" --may-exist add-br br-phy -- set bridge br-phy datapath_type=netdev \
+    -- --may-exist add-br br-ex -- set bridge br-ex datapath_type=netdev \
+    -- --may-exist add-br br-int -- set bridge br-int datapath_type=netdev fail-mode=secure \
+       other-config:disable-in-band=true
+  local P="ip -n $NS_PUBLIC"
+  $P link show br-underlay >/dev/null 2>&1 || $P link add br-underlay type bridge
+  $P link set br-underlay up
+  veth_ensure "$ns" ul0 "$NS_PUBLIC" "ul-hv$n"
+  $P link set "ul-hv$n" master br-underlay
+  veth_ensure "$ns" pub0 "$NS_PUBLIC" "pub-hv$n"
+  $P link set "pub-hv$n" master br-public
+  vsctl "$n" --may-exist add-port br-phy ul0 -- --may-exist add-port br-ex pub0
+  ip -n "$ns" link set br-phy up
+  ip -n "$ns" link set br-ex up
+  ip -n "$ns" addr replace "$UNDERLAY_PREFIX.$n/24" dev br-phy
+  vsctl "$n" set open_vswitch . \
+    external-ids:system-id="$(hv_host "$n")" \
+    external-ids:hostname="$(hv_host "$n")" \
+    external-ids:ovn-remote="unix:$SB_SOCK" \
+    external-ids:ovn-bridge=br-int \
+    external-ids:ovn-encap-type=geneve \
+    external-ids:ovn-encap-ip="$UNDERLAY_PREFIX.$n" \
+    external-ids:ovn-bridge-datapath-type=netdev \
+    external-ids:ovn-bridge-mappings=public:br-ex \
+    external-ids:ovn-cms-options=enable-chassis-as-gw
+  OVS_RUNDIR="$d" OVN_RUNDIR="$d" start "hv$n-ovn-controller" ip netns exec "$ns" /usr/bin/ovn-controller \
+    "unix:$d/db.sock" --pidfile="$d/ovn-controller.pid" \
+    --log-file="$LOG/hv$n-ovn-controller.log" -vconsole:off
+}
+
+# libvirtd + virtlogd of hypervisor N, in the hypervisor's network namespace and in a
+# mount and UTS namespace of their own: /run/libvirt, /var/lib/libvirt, /var/log/libvirt,
+# /var/cache/libvirt and /etc/libvirt are the hypervisor's directories (so two libvirtds
+# do not share domains or sockets), the hostname is the hypervisor's (libvirt reports it
+# to Nova as the node name), and QEMU runs with a 128 MiB TCG translation cache instead
+# of 1 GiB (a wrapper bound over the emulator's path; Nova's domain XML cannot say it).
+TB_SIZE_MIB="${VRRP_LOCALCLOUD_TB_SIZE_MIB:-128}"
+start_hv_libvirt() { # N
+  local n="$1" d l ns
+  d="$(hv_dir "$n")"; l="$d/libvirt"; ns="$(hv_ns "$n")"
+  mkdir -p "$l"/{run,lib,log,cache,etc/qemu} "$STATE/nova/compute-$n/instances"
+  cat >"$l/etc/libvirtd.conf" <<EOF
+unix_sock_rw_perms = "0700"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+log_outputs = "3:file:$LOG/hv$n-libvirtd-daemon.log"
+EOF
+  cat >"$l/etc/virtlogd.conf" <<EOF
+log_outputs = "3:file:$LOG/hv$n-virtlogd-daemon.log"
+EOF
+  # root QEMU without cgroups (this host's cgroup v1 tree is the container's, and two
+  # libvirtds would share it) and without per-domain /dev namespaces.
+  cat >"$l/etc/qemu.conf" <<EOF
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ ]
+namespaces = [ ]
+EOF
+  printf 'uri_default = "qemu:///system"\n' >"$l/etc/libvirt.conf"
+  cat >"$l/qemu-wrapper" <<EOF
+#!/bin/sh
+# QEMU for hypervisor $n of the local cloud: libvirt's command line with the TCG
+# translation cache set to $TB_SIZE_MIB MiB (QEMU's default for TCG is 1 GiB of RSS per VM).
+for a in "\$@"; do
+  shift
+  case "\$a" in tcg) a="tcg,tb-size=$TB_SIZE_MIB" ;; tcg,*) case "\$a" in *tb-size*) ;; *) a="\$a,tb-size=$TB_SIZE_MIB" ;; esac ;; esac
+  set -- "\$@" "\$a"
+done
+exec $l/qemu-real "\$@"
+EOF
+  chmod 755 "$l/qemu-wrapper"
+  [ -e "$l/qemu-real" ] || : >"$l/qemu-real"
+  start "hv$n-libvirtd" ip netns exec "$ns" unshare --mount --uts --propagation private -- /bin/sh -ec '
+    l=$1 host=$2 ovs=$3
+    for pair in run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt cache:/var/cache/libvirt etc:/etc/libvirt; do
+      mkdir -p "${pair#*:}"; mount --bind "$l/${pair%%:*}" "${pair#*:}"
+    done
+    mkdir -p /run/openvswitch; mount --bind "$ovs" /run/openvswitch
+    mount --bind /usr/bin/qemu-system-x86_64 "$l/qemu-real"
+    mount --bind "$l/qemu-wrapper" /usr/bin/qemu-system-x86_64
+    hostname "$host"
+    /usr/sbin/virtlogd -f /etc/libvirt/virtlogd.conf -p /run/libvirt/virtlogd.pid &
+    exec /usr/sbin/libvirtd -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid' sh "$l" "$(hv_host "$n")" "$d"
+  wait_sock "$l/run/libvirt-sock" "hv$n-libvirtd" 60
+}
+
+# ------------------------------------------------------------------ teardown
+DP_SERVICES() { # in stop order: hypervisors first, then OVN central
+  local n
+  for n in $(seq "$NHV" -1 1); do
+    echo "hv$n-metadata-agent hv$n-metadata-relay nova-compute-$n hv$n-libvirtd hv$n-ovn-controller hv$n-vswitchd hv$n-ovsdb"
+  done
+  echo ovn-northd ovn-sbdb ovn-nbdb
+}
+
+# Everything the data plane made that outlives its processes: the domains' QEMU (killed
+# with their libvirtd's process group? no: libvirt daemonizes QEMU), namespaces (the
+# hypervisors', the public segment's, the client's, and the ovnmeta-* ones the metadata
+# agents made), and the OVS databases.
+dataplane_cleanup() {
+  local pidf pid ns
+  # QEMU processes of this cloud's domains: their pid files live in the hypervisors' run dirs
+  for pidf in "$DP"/hv*/libvirt/run/qemu/*.pid; do
+    [ -f "$pidf" ] || continue
+    pid="$(cat "$pidf" 2>/dev/null)" || continue
+    [[ "$pid" =~ ^[0-9]+$ ]] && grep -qs "$DP/" "/proc/$pid/cmdline" && kill -KILL "$pid" 2>/dev/null || true
+    rm -f "$pidf"
+  done
+  for ns in $(ip netns list | awk '{print $1}'); do
+    case "$ns" in
+      "$NS_PREFIX"-*) ip netns del "$ns" ;;
+      ovnmeta-*)  # a metadata agent's namespace: ours when its veth peer was in our hypervisors (gone now)
+        if grep -qsx "$ns" "$DP/ovnmeta-namespaces" 2>/dev/null; then ip netns del "$ns"; fi ;;
+    esac
+  done
+  rm -f "$DP/ovnmeta-namespaces"
+}
