@@ -14,7 +14,9 @@ prints one JSON object. The same code runs in the labs and in `pulumi up`.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -23,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
@@ -45,13 +48,44 @@ class DrillResult:
     failed_probes: int
 
 
-def probe_once(url: str, timeout: float) -> str | None:
-    """The member name the page reports, or None when nothing answers in time."""
+#: Names a network namespace (/run/netns/NAME) to send the probes from, when the
+#: address is reachable only there (the local cloud's floating IPs: its client namespace).
+#: The OpenStack API calls stay in this process's own namespace. Needs root.
+NETNS_ENV = "VRRP_CHECK_NETNS"
+_CLONE_NEWNET = 0x40000000
+_prober: ThreadPoolExecutor | None = None
+
+
+def _enter_netns(name: str) -> None:
+    """Moves the calling thread (only) into the named network namespace."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"{NETNS_ENV}={name}: setns: {os.strerror(errno)}")
+    finally:
+        os.close(fd)
+
+
+def _probe_here(url: str, timeout: float) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.read(256).decode(errors="replace").strip() or None
     except (urllib.error.URLError, OSError, ValueError):
         return None
+
+
+def probe_once(url: str, timeout: float) -> str | None:
+    """The member name the page reports, or None when nothing answers in time."""
+    global _prober
+    namespace = os.environ.get(NETNS_ENV, "")
+    if not namespace:
+        return _probe_here(url, timeout)
+    if _prober is None:  # one thread that lives in the namespace sends every probe
+        _prober = ThreadPoolExecutor(max_workers=1, initializer=_enter_netns,
+                                     initargs=(namespace,))
+    return _prober.submit(_probe_here, url, timeout).result()
 
 
 class PortSwitch(Protocol):

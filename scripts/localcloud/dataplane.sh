@@ -42,7 +42,7 @@ ensure_dataplane_debs() {
   local need=() p
   for p in openvswitch-switch ovn-central ovn-host libvirt-daemon-system libvirt-daemon-driver-qemu \
       libvirt-clients python3-libvirt qemu-system-x86 qemu-utils genisoimage haproxy socat sudo \
-      iproute2; do
+      iproute2 iptables ethtool; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
   done
   [ ${#need[@]} -eq 0 ] && return 0
@@ -108,6 +108,10 @@ setup_public_segment() {
   $P link set client0 master br-public
   ip -n "$NS_CLIENT" addr replace "$PUBLIC_PREFIX.2/$PUBLIC_PLEN" dev eth0
   ip -n "$NS_CLIENT" route replace default via "$PUBLIC_PREFIX.1"
+  # Packets from here reach OVS's userspace datapath, which does not complete a
+  # checksum left to the NIC (see start_hv_libvirt): compute them in software.
+  ip netns exec "$NS_CLIENT" ethtool -K eth0 tx off >/dev/null
+  ip netns exec "$NS_PUBLIC" ethtool -K br-public tx off >/dev/null
 }
 
 # ------------------------------------------------------------------ hypervisors
@@ -166,8 +170,14 @@ start_hv_ovs() { # N
 # mount and UTS namespace of their own: /run/libvirt, /var/lib/libvirt, /var/log/libvirt,
 # /var/cache/libvirt and /etc/libvirt are the hypervisor's directories (so two libvirtds
 # do not share domains or sockets), the hostname is the hypervisor's (libvirt reports it
-# to Nova as the node name), and QEMU runs with a 128 MiB TCG translation cache instead
-# of 1 GiB (a wrapper bound over the emulator's path; Nova's domain XML cannot say it).
+# to Nova as the node name). QEMU runs through a wrapper bound over the emulator's path
+# (Nova's domain XML cannot say either thing) that changes two options:
+# - a 128 MiB TCG translation cache instead of QEMU's 1 GiB (about 1 GiB less RSS per VM);
+# - virtio-net without checksum offload ("csum": false): OVS's userspace datapath (3.1)
+#   reads taps with AF_PACKET and forwards a packet whose checksum the guest left to the
+#   NIC without completing it, so every TCP segment between VMs would arrive with a bad
+#   checksum and be dropped (ping works, HTTP does not). Neutron does the same for its
+#   metadata namespaces on netdev bridges (an iptables CHECKSUM --checksum-fill rule).
 TB_SIZE_MIB="${VRRP_LOCALCLOUD_TB_SIZE_MIB:-128}"
 start_hv_libvirt() { # N
   local n="$1" d l ns
@@ -197,10 +207,16 @@ EOF
   cat >"$l/qemu-wrapper" <<EOF
 #!/bin/sh
 # QEMU for hypervisor $n of the local cloud: libvirt's command line with the TCG
-# translation cache set to $TB_SIZE_MIB MiB (QEMU's default for TCG is 1 GiB of RSS per VM).
+# translation cache set to $TB_SIZE_MIB MiB (QEMU's default for TCG is 1 GiB of RSS per VM)
+# and virtio-net without checksum offload (see scripts/localcloud/dataplane.sh).
 for a in "\$@"; do
   shift
-  case "\$a" in tcg) a="tcg,tb-size=$TB_SIZE_MIB" ;; tcg,*) case "\$a" in *tb-size*) ;; *) a="\$a,tb-size=$TB_SIZE_MIB" ;; esac ;; esac
+  case "\$a" in
+    tcg) a="tcg,tb-size=$TB_SIZE_MIB" ;;
+    tcg,*) case "\$a" in *tb-size*) ;; *) a="\$a,tb-size=$TB_SIZE_MIB" ;; esac ;;
+    *'"driver":"virtio-net-pci"'*) a=\$(printf '%s' "\$a" | sed 's/"driver":"virtio-net-pci",/"driver":"virtio-net-pci","csum":false,/') ;;
+    virtio-net-pci,*) a="virtio-net-pci,csum=off,\${a#virtio-net-pci,}" ;;
+  esac
   set -- "\$@" "\$a"
 done
 exec $l/qemu-real "\$@"
@@ -230,25 +246,28 @@ DP_SERVICES() { # in stop order: hypervisors first, then OVN central
   echo ovn-northd ovn-sbdb ovn-nbdb
 }
 
-# Everything the data plane made that outlives its processes: the domains' QEMU (killed
-# with their libvirtd's process group? no: libvirt daemonizes QEMU), namespaces (the
-# hypervisors', the public segment's, the client's, and the ovnmeta-* ones the metadata
-# agents made), and the OVS databases.
+# Everything the data plane made that outlives its processes: the domains' QEMU
+# (libvirt daemonizes it), the namespaces (the hypervisors', the public segment's, the
+# client's, and the ovnmeta-<network> ones the metadata agents made: ours are those
+# whose veth peer is in one of our hypervisor namespaces, so they go first).
 dataplane_cleanup() {
   local pidf pid ns
-  # QEMU processes of this cloud's domains: their pid files live in the hypervisors' run dirs
   for pidf in "$DP"/hv*/libvirt/run/qemu/*.pid; do
     [ -f "$pidf" ] || continue
     pid="$(cat "$pidf" 2>/dev/null)" || continue
-    [[ "$pid" =~ ^[0-9]+$ ]] && grep -qs "$DP/" "/proc/$pid/cmdline" && kill -KILL "$pid" 2>/dev/null || true
-    rm -f "$pidf"
+    if [[ "$pid" =~ ^[0-9]+$ ]] && grep -qs "$STATE/" "/proc/$pid/cmdline"; then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
   done
   for ns in $(ip netns list | awk '{print $1}'); do
     case "$ns" in
-      "$NS_PREFIX"-*) ip netns del "$ns" ;;
-      ovnmeta-*)  # a metadata agent's namespace: ours when its veth peer was in our hypervisors (gone now)
-        if grep -qsx "$ns" "$DP/ovnmeta-namespaces" 2>/dev/null; then ip netns del "$ns"; fi ;;
+      ovnmeta-*)
+        if ip -n "$ns" -o link show 2>/dev/null | grep -q "link-netns $NS_PREFIX-hv"; then
+          ip netns del "$ns"
+        fi ;;
     esac
   done
-  rm -f "$DP/ovnmeta-namespaces"
+  for ns in $(ip netns list | awk '{print $1}'); do
+    case "$ns" in "$NS_PREFIX"-*) ip netns del "$ns" ;; esac
+  done
 }
