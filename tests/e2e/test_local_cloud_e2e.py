@@ -237,11 +237,15 @@ class Stack:
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """PATH, a private PULUMI_HOME with our provider plugins, a file backend."""
+    return engine_setup(tmp_path_factory.mktemp("e2e"))
+
+
+def engine_setup(root: Path) -> dict[str, Any]:
+    """The engine fixture's work, in `root` (also for benchmarks/cloud_failover.py)."""
     require((BIN / "pulumi").is_file(), f"no Pulumi CLI at {BIN / 'pulumi'}: run "
             "`VRRP_PULUMI_VERSION=v3.274.1 bash scripts/install-pulumi-toolchain`")
     require((BIN / "pulumi-language-python").exists(),
             "no language host: run `tools/install-language-host`")
-    root = tmp_path_factory.mktemp("e2e")
     (root / "home").mkdir()
     (root / "state").mkdir()
     env = {k: v for k, v in os.environ.items()

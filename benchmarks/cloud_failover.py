@@ -1,0 +1,288 @@
+"""The dev stack on the local cloud's real data plane: `pulumi up` to serving, failover
+through Neutron, memory; with the namespace lab's baseline measured in the same run.
+
+    scripts/local-cloud up && eval "$(scripts/local-cloud env)"
+    sudo .venv/bin/python benchmarks/cloud_failover.py [--ups 2] [--runs 3] [--json out.json]
+
+Boot: `--ups` times `pulumi up` of a fresh dev stack (Pulumi.dev.yaml plus
+scripts/localcloud/dev-stack.yaml, the failover drill off) from nothing to the floating
+IP serving, split into stages seen from outside while it runs: servers ACTIVE (Nova),
+cloud-init done on both (the "Cloud-init ... finished" line in Nova's console log),
+floating IP serving (from the client namespace); "cloud ready" is what
+`scripts/local-cloud up` took before (its own measurement, once).
+
+Failover, `--runs` times each on the first stack, timed from the client namespace by
+components/failover_check.py's drill (the code `pulumi up` runs):
+  port down      admin_state_up=false on the master's port (the recipe's test)
+  Apache stopped `systemctl stop apache2` on the master over SSH
+  hard reboot    `openstack server reboot --hard` of the master; then its return
+                 as BACKUP (keepalived active, the VIP stays) is timed as "rejoin"
+Baseline: the same keepalived/Apache settings in the namespace lab (no VM, no cloud;
+benchmarks/failover_lab.py): port blocked, Apache stopped, link down.
+
+Memory: RSS of the cloud's processes (every process group scripts/local-cloud started)
+and peak RSS of each member's QEMU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import failover_lab  # noqa: E402
+from components import failover_check  # noqa: E402
+from tests.cloud import pair as cloud  # noqa: E402
+from tests.e2e import test_local_cloud_e2e as e2e  # noqa: E402
+
+BASELINE = {"port down": "port blocked", "Apache stopped": "Apache stopped",
+            "hard reboot": "link down"}
+BASELINE_WATCH = 20.0
+VIP = "10.10.0.200"
+
+
+def log(text: str) -> None:
+    print(f"[cloud-bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+class Samples(dict[str, list[float]]):
+    def add(self, key: str, value: float | None) -> None:
+        self.setdefault(key, [])
+        if value is not None:
+            self[key].append(float(value))
+
+
+def connect() -> Any:
+    import openstack
+
+    return openstack.connect()
+
+
+def dev_stack(engine: dict[str, Any], name: str, drill: bool) -> e2e.Stack:
+    stack = e2e.new_stack(engine, name)
+    text = (stack.cwd / "Pulumi.dev.yaml").read_text() + cloud.DEV_STACK_OVERRIDES.read_text()
+    if not drill:
+        text = text.replace("vrrp-pair:failoverDrill: true", "vrrp-pair:failoverDrill: false")
+    (stack.cwd / f"Pulumi.{name}.yaml").write_text(text)
+    stack.env["VRRP_CHECK_NETNS"] = cloud.CLIENT_NS
+    return stack
+
+
+def timed_up(stack: e2e.Stack, conn: Any, samples: Samples) -> None:
+    """`pulumi up` in a thread; stages watched from outside."""
+    started = time.monotonic()
+    stages: dict[str, float] = {}
+    result: list[Any] = []
+    worker = threading.Thread(target=lambda: result.append(
+        stack.pulumi("up", "--yes", "--skip-preview", check=False)), daemon=True)
+    worker.start()
+    servers: list[Any] = []
+    fip = ""
+    while worker.is_alive() or "serving" not in stages:
+        now = time.monotonic() - started
+        if not servers or "active" not in stages:
+            servers = [s for s in conn.compute.servers() if s.name.startswith("vrrp-node-")]
+            if len(servers) == 2 and all(s.status == "ACTIVE" for s in servers):
+                stages["active"] = now
+        if "active" in stages and "cloud-init" not in stages and all(
+                "Cloud-init v." in (out := conn.compute.get_server_console_output(s)
+                                    .get("output", "")) and "finished" in out.split("Cloud-init v.")[-1]
+                for s in servers):
+            stages["cloud-init"] = now
+        if not fip:
+            fip = next((ip.floating_ip_address for ip in conn.network.ips()
+                        if ip.fixed_ip_address == VIP), "")
+        if fip and "serving" not in stages and cloud.who_serves(fip, timeout=1):
+            stages["serving"] = now
+        if not worker.is_alive() and (not result or result[0].returncode != 0):
+            break
+        time.sleep(1)
+    worker.join()
+    up = result[0]
+    if up.returncode != 0:
+        raise RuntimeError(f"pulumi up failed:\n{up.stdout[-5000:]}\n{up.stderr[-3000:]}")
+    samples.add("boot: pulumi up start -> both servers ACTIVE (s)", stages.get("active"))
+    samples.add("boot: -> cloud-init done on both (s)", stages.get("cloud-init"))
+    samples.add("boot: -> floating IP serving (s)", stages.get("serving"))
+    samples.add("boot: pulumi up, whole (s)", time.monotonic() - started)
+    log(f"{stack.name}: stages {stages}, up {time.monotonic() - started:.1f} s")
+
+
+class Action(failover_check.NeutronSwitch):
+    """A failure as the drill's port switch: disable() breaks the master, enable() mends."""
+
+    def __init__(self, kind: str, pair: dict[str, Any], conn: Any) -> None:
+        self.kind, self.pair, self.conn = kind, pair, conn
+        self._ports = pair["ports"]
+        self._network = conn.network
+
+    def disable(self, member: str) -> None:
+        if self.kind == "port down":
+            super().disable(member)
+        elif self.kind == "Apache stopped":
+            res = cloud.ssh(self.pair["fip"], "sudo systemctl stop apache2")
+            if res.returncode != 0:
+                raise RuntimeError(res.stderr)
+        else:
+            self.conn.compute.reboot_server(self.pair["servers"][member], "HARD")
+
+    def enable(self, member: str) -> None:
+        if self.kind == "port down":
+            super().enable(member)
+        elif self.kind == "Apache stopped":
+            cloud.ssh(self.pair["ips"][member], "sudo systemctl start apache2",
+                      via=self.pair["fip"])
+
+
+def wait_rejoined(pair: dict[str, Any], conn: Any, member: str, deadline: float = 600) -> None:
+    cloud.wait_for(f"{member} ACTIVE", lambda: conn.compute.get_server(
+        pair["servers"][member]).status == "ACTIVE", deadline, interval=2)
+    cloud.wait_for(f"{member} keepalived active", lambda: cloud.ssh(
+        pair["ips"][member], "systemctl is-active keepalived", via=pair["fip"],
+        timeout=30).stdout.strip() == "active", deadline, interval=2)
+
+
+def settle(pair: dict[str, Any], conn: Any) -> None:
+    """Both members up, exactly one holds the VIP, the floating IP answers."""
+    def settled() -> bool:
+        holders = [cloud.holds_vip(ip, VIP, pair["fip"]) for ip in pair["ips"].values()]
+        return sorted(map(str, holders)) == ["False", "True"] and bool(
+            cloud.who_serves(pair["fip"]))
+    cloud.wait_for("the pair settles", settled, 300, interval=3)
+
+
+def failovers(stack: e2e.Stack, conn: Any, runs: int, samples: Samples) -> None:
+    out = stack.outputs()
+    pair = {"fip": out["floatingIpAddress"],
+            "ips": dict(zip(out["memberNames"], out["memberIps"], strict=True)),
+            "ports": dict(zip(out["memberNames"], out["memberPortIds"], strict=True)),
+            "servers": dict(zip(out["memberNames"], out["instanceIds"], strict=True))}
+    url = f"http://{pair['fip']}/"
+    for run in range(runs):
+        for kind in BASELINE:
+            settle(pair, conn)
+            result = failover_check.drill(url, list(pair["ports"]), Action(kind, pair, conn),
+                                          timeout=120, probe_interval=0.01, probe_timeout=0.5)
+            log(f"{kind} run {run + 1}/{runs}: {result}")
+            samples.add(f"cloud: {kind}, downtime (s)", result.downtime_seconds)
+            if kind == "hard reboot":
+                started = time.monotonic()
+                wait_rejoined(pair, conn, result.old_master)
+                samples.add("cloud: hard-rebooted master -> keepalived back (s)",
+                            time.monotonic() - started)
+                if cloud.holds_vip(pair["ips"][result.old_master], VIP, pair["fip"]):
+                    raise AssertionError(f"{result.old_master} took the VIP back")
+
+
+def baseline(runs: int, samples: Samples) -> None:
+    members = failover_lab.profile_members("vm-settings", 0.0)
+    for kind, lab_scenario in BASELINE.items():
+        for run in range(runs):
+            result = failover_lab.one_run(members, lab_scenario, watch_cap=BASELINE_WATCH)
+            log(f"baseline {lab_scenario} run {run + 1}/{runs}: takeover {result.takeover}")
+            samples.add(f"baseline, namespaces: {lab_scenario}, downtime (s)",
+                        result.downtime if result.takeover is not None else None)
+
+
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def memory(samples: Samples) -> None:
+    run = cloud.STATE / "run"
+    total = 0.0
+    for pidfile in run.glob("*.pid"):
+        try:
+            leader = int(pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        pids = subprocess.run(["pgrep", "-g", str(leader)], capture_output=True,
+                              text=True).stdout.split() or [str(leader)]
+        total += sum(rss_mib(int(p)) for p in pids)
+    qemu = []
+    for pidfile in (cloud.STATE / "dataplane").glob("hv*/libvirt/run/qemu/*.pid"):
+        pid = int(pidfile.read_text().strip())
+        qemu.append((rss_mib(pid), rss_mib(pid, "VmHWM")))
+    samples.add("memory: the cloud's processes, RSS (MiB)", total)
+    for now, peak in qemu:
+        samples.add("memory: QEMU per member, RSS now (MiB)", now)
+        samples.add("memory: QEMU per member, peak RSS (MiB)", peak)
+    samples.add("memory: cloud + members, RSS (MiB)", total + sum(now for now, _ in qemu))
+
+
+def print_table(samples: Samples, title: str) -> dict[str, Any]:
+    print(f"\n{title}\n")
+    rows = [("measurement", "n", "min", "median", "max")]
+    summary: dict[str, Any] = {}
+    for key, values in samples.items():
+        if values:
+            summary[key] = {"n": len(values), "min": min(values), "max": max(values),
+                            "median": statistics.median(values), "samples": values}
+            rows.append((key, str(len(values)), f"{min(values):.2f}",
+                         f"{statistics.median(values):.2f}", f"{max(values):.2f}"))
+        else:
+            summary[key] = {"n": 0, "samples": []}
+            rows.append((key, "0", "-", "-", "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for i, row in enumerate(rows):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if i == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--ups", type=int, default=2, help="fresh `pulumi up`s timed")
+    parser.add_argument("--runs", type=int, default=3, help="failover runs per scenario")
+    parser.add_argument("--baseline-runs", type=int, help="default: --runs")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if not cloud.data_plane_up():
+        print("the local cloud's data plane is not up: scripts/local-cloud up", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    samples = Samples()
+    up_file = cloud.STATE / "up-seconds"
+    if up_file.is_file():
+        samples.add("boot: cloud ready (scripts/local-cloud up) (s)", float(up_file.read_text()))
+    conn = connect()
+    with tempfile.TemporaryDirectory(prefix="cloud-bench-") as root:
+        engine = e2e.engine_setup(Path(root))
+        for up in range(args.ups):
+            stack = dev_stack(engine, f"bench{up}", drill=False)
+            try:
+                timed_up(stack, conn, samples)
+                if up == 0:
+                    memory(samples)
+                    failovers(stack, conn, args.runs, samples)
+            finally:
+                stack.destroy()
+    baseline(args.baseline_runs or args.runs, samples)
+    summary = print_table(samples, (
+        f"Dev stack on the local cloud (ML2/OVN, libvirt QEMU TCG, 2 members, m1.small): "
+        f"{args.ups} up(s), {args.runs} failover run(s) per scenario, namespace baseline; "
+        f"{time.monotonic() - started:.0f} s in all"))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
