@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -40,10 +39,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import failover_lab  # noqa: E402
-from components import failover_check  # noqa: E402
-from tests.cloud import pair as cloud  # noqa: E402
-from tests.e2e import test_local_cloud_e2e as e2e  # noqa: E402
+from benchmarks import failover_lab
+from components import failover_check
+from tests.cloud import pair as cloud
+from tests.e2e import test_local_cloud_e2e as e2e
 
 BASELINE = {"port down": "port blocked", "Apache stopped": "Apache stopped",
             "hard reboot": "link down"}
@@ -78,6 +77,13 @@ def dev_stack(engine: dict[str, Any], name: str, drill: bool) -> e2e.Stack:
     return stack
 
 
+def cloud_init_finished(conn: Any, server: Any) -> bool:
+    """cloud-init's final line ("Cloud-init v. ... finished at ...") in the console log."""
+    output = conn.compute.get_server_console_output(server).get("output", "")
+    return any(line.startswith("Cloud-init v.") and " finished at " in line
+               for line in output.splitlines())
+
+
 def timed_up(stack: e2e.Stack, conn: Any, samples: Samples) -> None:
     """`pulumi up` in a thread; stages watched from outside."""
     started = time.monotonic()
@@ -95,9 +101,7 @@ def timed_up(stack: e2e.Stack, conn: Any, samples: Samples) -> None:
             if len(servers) == 2 and all(s.status == "ACTIVE" for s in servers):
                 stages["active"] = now
         if "active" in stages and "cloud-init" not in stages and all(
-                "Cloud-init v." in (out := conn.compute.get_server_console_output(s)
-                                    .get("output", "")) and "finished" in out.split("Cloud-init v.")[-1]
-                for s in servers):
+                cloud_init_finished(conn, s) for s in servers):
             stages["cloud-init"] = now
         if not fip:
             fip = next((ip.floating_ip_address for ip in conn.network.ips()
@@ -186,7 +190,7 @@ def failovers(stack: e2e.Stack, conn: Any, runs: int, samples: Samples) -> None:
 
 def baseline(runs: int, samples: Samples) -> None:
     members = failover_lab.profile_members("vm-settings", 0.0)
-    for kind, lab_scenario in BASELINE.items():
+    for lab_scenario in BASELINE.values():
         for run in range(runs):
             result = failover_lab.one_run(members, lab_scenario, watch_cap=BASELINE_WATCH)
             log(f"baseline {lab_scenario} run {run + 1}/{runs}: takeover {result.takeover}")

@@ -277,7 +277,8 @@ def _upload(conn, name, path, disk_format, container_format, **properties):
     image = conn.create_image(
         name, filename=path, disk_format=disk_format, container_format=container_format,
         visibility="public", wait=True, timeout=900, validate_checksum=False, **properties)
-    log(f"uploaded {name} ({os.path.getsize(path) >> 20} MiB) in {time.monotonic() - started:.1f} s")
+    took = time.monotonic() - started
+    log(f"uploaded {name} ({os.path.getsize(path) >> 20} MiB) in {took:.1f} s")
     return image
 
 
@@ -295,7 +296,7 @@ KEY_PAIR = "vrrp-local"
 
 
 def key_pair():
-    """The demo user's key pair `vrrp-local`; its private key is STATE/ssh/id_ed25519 (root only)."""
+    """The demo user's key pair `vrrp-local`; its private key: STATE/ssh/id_ed25519 (root)."""
     key = os.path.join(STATE, "ssh", "id_ed25519")
     if not os.path.exists(key):
         os.makedirs(os.path.dirname(key), mode=0o700, exist_ok=True)

@@ -148,6 +148,11 @@ start_hv_ovs() { # N
   veth_ensure "$ns" pub0 "$NS_PUBLIC" "pub-hv$n"
   $P link set "pub-hv$n" master br-public
   vsctl "$n" --may-exist add-port br-phy ul0 -- --may-exist add-port br-ex pub0
+  local _i   # the bridges' own devices appear when ovs-vswitchd has reconfigured
+  for _i in $(seq 1 100); do
+    ip -n "$ns" link show br-phy >/dev/null 2>&1 && ip -n "$ns" link show br-ex >/dev/null 2>&1 && break
+    sleep 0.1
+  done
   ip -n "$ns" link set br-phy up
   ip -n "$ns" link set br-ex up
   ip -n "$ns" addr replace "$UNDERLAY_PREFIX.$n/24" dev br-phy
@@ -219,21 +224,22 @@ for a in "\$@"; do
   esac
   set -- "\$@" "\$a"
 done
-exec $l/qemu-real "\$@"
+# The real QEMU, from its own path (it finds its modules and firmware relative to it):
+# in a mount namespace of its own where this wrapper is not bound over it.
+exec unshare --mount --propagation private -- /bin/sh -c \
+  'umount /usr/bin/qemu-system-x86_64 && exec /usr/bin/qemu-system-x86_64 "\$@"' qemu-system-x86_64 "\$@"
 EOF
   chmod 755 "$l/qemu-wrapper"
-  [ -e "$l/qemu-real" ] || : >"$l/qemu-real"
   start "hv$n-libvirtd" ip netns exec "$ns" unshare --mount --uts --propagation private -- /bin/sh -ec '
     l=$1 host=$2 ovs=$3
     for pair in run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt cache:/var/cache/libvirt etc:/etc/libvirt; do
       mkdir -p "${pair#*:}"; mount --bind "$l/${pair%%:*}" "${pair#*:}"
     done
     mkdir -p /run/openvswitch; mount --bind "$ovs" /run/openvswitch
-    mount --bind /usr/bin/qemu-system-x86_64 "$l/qemu-real"
     mount --bind "$l/qemu-wrapper" /usr/bin/qemu-system-x86_64
     hostname "$host"
-    /usr/sbin/virtlogd -f /etc/libvirt/virtlogd.conf -p /run/libvirt/virtlogd.pid &
-    exec /usr/sbin/libvirtd -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid' sh "$l" "$(hv_host "$n")" "$d"
+    /usr/sbin/virtlogd -f "$l/etc/virtlogd.conf" -p "$l/run/virtlogd.pid" &
+    exec /usr/sbin/libvirtd -f "$l/etc/libvirtd.conf" -p "$l/run/libvirtd.pid"' sh "$l" "$(hv_host "$n")" "$d"
   wait_sock "$l/run/libvirt-sock" "hv$n-libvirtd" 60
 }
 

@@ -25,11 +25,25 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.pair import (DEV_STACK_OVERRIDES, data_plane_up, holds_vip, namespaces,
-                              ovn_nb, ssh, taps, wait_for, who_serves)
-from tests.e2e.test_local_cloud_e2e import (Stack, admin_conn, assert_all_gone,  # noqa: F401
-                                            assert_same_census, census, conn, engine,
-                                            new_stack, say)
+from tests.cloud.pair import (
+    DEV_STACK_OVERRIDES,
+    data_plane_up,
+    holds_vip,
+    namespaces,
+    ovn_nb,
+    ssh,
+    taps,
+    wait_for,
+    who_serves,
+)
+from tests.e2e.test_local_cloud_e2e import (
+    Stack,
+    assert_all_gone,
+    assert_same_census,
+    census,
+    new_stack,
+    say,
+)
 
 ENABLED = os.environ.get("VRRP_DATA_PLANE") == "1"
 pytestmark = pytest.mark.skipif(not ENABLED, reason="VRRP_DATA_PLANE=1 runs the data-plane "

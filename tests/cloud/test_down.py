@@ -1,0 +1,62 @@
+"""`scripts/local-cloud down` leaves nothing of the cloud on this machine.
+
+Run after `scripts/local-cloud down` (scripts/test does): VRRP_CLOUD_DOWN=1 python -m
+pytest tests/cloud/test_down.py. Nothing of what `up` made may remain: no process of
+the cloud (every one carries the state dir or the cloud's name on its command line:
+daemons, QEMU, haproxy, privsep helpers, gunicorn's renamed processes), no namespace
+(the hypervisors', the public segment's, the client's, the metadata agents'
+ovnmeta-*), no network device it made in this namespace, and no state but the logs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cloud.pair import NS_PREFIX, STATE, namespaces
+
+pytestmark = pytest.mark.skipif(os.environ.get("VRRP_CLOUD_DOWN") != "1",
+                                reason="VRRP_CLOUD_DOWN=1 after `scripts/local-cloud down`")
+
+EPMD_PORT = os.environ.get("VRRP_LOCALCLOUD_EPMD_PORT", "24369")
+
+
+def cloud_processes() -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if (str(STATE) in cmdline or "vrrp-lc-" in cmdline
+                or ("epmd" in cmdline and f"-port {EPMD_PORT}" in cmdline)):
+            found.append(f"{proc.name}: {cmdline[:160]}")
+    return found
+
+
+def test_no_process_of_the_cloud_is_left() -> None:
+    assert cloud_processes() == []
+
+
+def test_no_namespace_of_the_cloud_is_left() -> None:
+    left = [ns for ns in namespaces() if ns.startswith((f"{NS_PREFIX}-", "ovnmeta-"))]
+    assert left == []
+
+
+def test_no_network_device_of_the_cloud_in_this_namespace() -> None:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+    made = [n for n in names if n.startswith(("tap", "ovs-", "br-int", "br-ex", "br-phy",
+                                              "genev", "ul-", "pub-"))]
+    assert made == []
+
+
+def test_only_the_logs_are_left_of_the_state() -> None:
+    left = sorted(p.name for p in STATE.iterdir()) if STATE.is_dir() else []
+    assert left in ([], ["log"])
