@@ -4,7 +4,25 @@
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$REPO_ROOT/.venv"
 
-log() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
+# A stage's banner; the previous stage's wall time is printed as it ends and kept for
+# stage_times (scripts/test prints them all at its end).
+STAGE_TIMES=()
+_stage="" _stage_t0=0
+log() {
+    local now
+    now=$(date +%s)
+    if [ -n "$_stage" ]; then
+        STAGE_TIMES+=("$(printf '%6d s  %s' $((now - _stage_t0)) "$_stage")")
+        printf '   (%s: %d s)\n' "$_stage" $((now - _stage_t0))
+    fi
+    _stage="$*" _stage_t0=$now
+    printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"
+}
+stage_times() {
+    log "end"
+    printf '\nWall time per stage:\n'
+    printf '%s\n' "${STAGE_TIMES[@]}"
+}
 
 # Installs Debian packages without letting their services start on this host.
 apt_install() {

@@ -65,11 +65,13 @@ ensure_dataplane_debs() {
 # ------------------------------------------------------------------ OVN central
 start_ovn_central() {
   mkdir -p "$OVN_DIR"
-  local db
+  local db remote
   for db in nb sb; do
     [ -f "$OVN_DIR/ovn${db}_db.db" ] || ovsdb-tool create "$OVN_DIR/ovn${db}_db.db" "/usr/share/ovn/ovn-$db.ovsschema"
+    remote=db:OVN_Northbound,NB_Global,connections
+    [ "$db" = nb ] || remote=db:OVN_Southbound,SB_Global,connections
     start "ovn-${db}db" /usr/sbin/ovsdb-server "$OVN_DIR/ovn${db}_db.db" \
-      --remote="punix:$OVN_DIR/ovn${db}_db.sock" --remote=db:OVN_$( [ $db = nb ] && echo Northbound || echo Southbound ),$( [ $db = nb ] && echo NB_Global || echo SB_Global ),connections \
+      --remote="punix:$OVN_DIR/ovn${db}_db.sock" --remote="$remote" \
       --pidfile="$OVN_DIR/ovn${db}_db.pid" --unixctl="$OVN_DIR/ovn${db}_db.ctl" \
       --log-file="$LOG/ovn-${db}db.log" -vconsole:off
   done
@@ -230,6 +232,7 @@ exec unshare --mount --propagation private -- /bin/sh -c \
   'umount /usr/bin/qemu-system-x86_64 && exec /usr/bin/qemu-system-x86_64 "\$@"' qemu-system-x86_64 "\$@"
 EOF
   chmod 755 "$l/qemu-wrapper"
+  # shellcheck disable=SC2016 # the script's own $1.. are expanded by its shell
   start "hv$n-libvirtd" ip netns exec "$ns" unshare --mount --uts --propagation private -- /bin/sh -ec '
     l=$1 host=$2 ovs=$3
     for pair in run:/run/libvirt lib:/var/lib/libvirt log:/var/log/libvirt cache:/var/cache/libvirt etc:/etc/libvirt; do
