@@ -21,9 +21,10 @@ Profiles:
            scheduling of the VRRP process, against flapping under CPU load);
 - default-garp1 (only when asked for): the default rendering with
            garp_master_refresh 1 instead of 5, to size the heal gap.
-- vm-settings (only when asked for): the component with the VM lab's settings
-           (tests/vmlab/lab.py TCG_TOLERANT: advert 1 s, health check every 3 s,
-           fall 2); benchmarks/vm_failover.py runs it as its no-VM baseline.
+- vm-settings (only when asked for): the component with the timings the dev stack
+           gets on the local cloud's emulated members (scripts/localcloud/dev-stack.yaml:
+           advert 1 s, health check every 3 s, fall 2); benchmarks/cloud_failover.py
+           runs it as its no-VM, no-cloud baseline.
 The failure is injected at a random phase (0.5-1.5 s after the probe sees the
 master) so that it is not correlated with the health check's 1 s timer.
 Apache, the web page and (for default/fast) the health check come from the
@@ -43,6 +44,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -100,6 +103,18 @@ class Cell:
     errors: list[str] = field(default_factory=list)
 
 
+LOCAL_CLOUD_SETTINGS = Path(__file__).resolve().parent.parent / "scripts" / "localcloud" / \
+    "dev-stack.yaml"
+TIMING_KEYS = {"advertInterval": "advert_interval", "healthCheckInterval": "health_check_interval",
+               "healthCheckFall": "health_check_fall"}
+
+
+def local_cloud_timings() -> dict[str, Any]:
+    """The keepalived timings scripts/deploy gives the dev stack on the local cloud."""
+    settings = yaml.safe_load("config:\n" + LOCAL_CLOUD_SETTINGS.read_text())["config"]
+    return {arg: settings[f"vrrp-pair:{key}"] for key, arg in TIMING_KEYS.items()}
+
+
 def profile_members(profile: str, fast_advert: float) -> list[MemberFiles]:
     if profile == "recipe":
         (members,) = render_pairs([pair_spec()])
@@ -117,9 +132,7 @@ def profile_members(profile: str, fast_advert: float) -> list[MemberFiles]:
         (members,) = render_pairs([pair_spec(advert_interval=fast_advert)])
         return members
     if profile == "vm-settings":
-        from tests.vmlab.lab import TCG_TOLERANT
-
-        (members,) = render_pairs([pair_spec(**TCG_TOLERANT)])
+        (members,) = render_pairs([pair_spec(**local_cloud_timings())])
         return members
     if profile == "fast-rt":
         (members,) = render_pairs([pair_spec(advert_interval=fast_advert)])

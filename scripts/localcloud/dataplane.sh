@@ -20,6 +20,7 @@ PUBLIC_CIDR="${VRRP_LOCALCLOUD_PUBLIC_CIDR:-172.24.4.0/24}"
 PUBLIC_PREFIX="${PUBLIC_CIDR%.*}"
 PUBLIC_PLEN="${PUBLIC_CIDR#*/}"
 UNDERLAY_PREFIX=192.168.254             # Geneve underlay, inside the hypervisor namespaces only
+MIRROR_PORT="${VRRP_LOCALCLOUD_MIRROR_PORT:-8080}"  # the apt repository on the external network
 NB_SOCK="$OVN_DIR/ovnnb_db.sock"
 SB_SOCK="$OVN_DIR/ovnsb_db.sock"
 export NB_SOCK SB_SOCK

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.cloud.pair import (
     DEV_STACK_OVERRIDES,
@@ -55,13 +56,16 @@ BOOT_DEADLINE = 900.0    # emulated guests on a loaded 2-core machine
 FAILOVER_DEADLINE = 60.0
 
 
-def stack_config(stack: Stack, extra: dict[str, str] | None = None) -> None:
-    """Pulumi.<stack>.yaml = the dev stack + what scripts/deploy adds on the local cloud."""
+def stack_config(stack: Stack, extra: dict[str, Any] | None = None) -> None:
+    """Pulumi.<stack>.yaml = the dev stack + what scripts/deploy adds on the local cloud,
+    SSH also from the pair's own subnet (the master is the jump host to the other), and
+    `extra` (keys without the project prefix)."""
     text = (stack.cwd / "Pulumi.dev.yaml").read_text() + DEV_STACK_OVERRIDES.read_text()
-    text += f"    - {SUBNET}\n"   # sshAllowedCidrs: the master is the jump host to the other
-    for key, value in (extra or {}).items():
-        text += f"  vrrp-pair:{key}: {value}\n"
-    (stack.cwd / f"Pulumi.{stack.name}.yaml").write_text(text)
+    config = yaml.safe_load(text)["config"]
+    config.update({f"vrrp-pair:{key}": value for key, value in (extra or {}).items()})
+    subnet = config["vrrp-pair:subnetCidr"]
+    config["vrrp-pair:sshAllowedCidrs"] = [*config["vrrp-pair:sshAllowedCidrs"], subnet]
+    (stack.cwd / f"Pulumi.{stack.name}.yaml").write_text(yaml.safe_dump({"config": config}))
 
 
 class Pair:
@@ -269,18 +273,36 @@ def test_8_destroy_leaves_nothing(dev: tuple[Stack, dict[str, Any]], conn: Any) 
 
 
 def test_7_config_drive_boots_a_serving_pair(engine: dict[str, Any], conn: Any) -> None:
+    """configDrive: true, on the base image with packageSource mirror: cloud-init reads the
+    config drive (no metadata service needed) and installs keepalived, Apache and curl at
+    first boot from the cloud's apt repository on `public`, reached through the router."""
+    mirror = os.environ.get("VRRP_LOCALCLOUD_APT_MIRROR", "")
+    key_file = os.environ.get("VRRP_LOCALCLOUD_APT_MIRROR_KEY", "")
+    assert mirror and key_file, "eval \"$(scripts/local-cloud env)\" first"
     before = census(conn)
     stack = new_stack(engine, "cd")
-    stack_config(stack, {"configDrive": "true", "failoverDrill": "false"})
+    stack_config(stack, {"configDrive": True, "failoverDrill": False, "pairName": "cdrive",
+                         "image": "debian-12-base", "packageSource": "mirror",
+                         "subnetCidr": "10.30.0.0/24", "vipAddress": "10.30.0.200",
+                         "memberAddresses": ["10.30.0.4", "10.30.0.5"]})
+    stack.config("set", "vrrp-pair:aptMirror", mirror)
+    with open(key_file) as key:
+        stack.config("set", "vrrp-pair:aptMirrorKey", key.read())
     stack.env["VRRP_CHECK_NETNS"] = os.environ.get("VRRP_CHECK_NETNS", "vrrp-lc-client")
     ids: dict[str, str] = {}
+    networks: set[str] = set()
+    ports: set[str] = set()
     try:
-        stack.pulumi("up", "--yes", "--skip-preview", timed="up (configDrive)")
+        stack.pulumi("up", "--yes", "--skip-preview", timed="up (configDrive, mirror)")
         ids = stack.cloud_ids()
         outputs = stack.outputs()
+        say(f"configDrive pair: {outputs['smokeCheck']}")
         assert outputs["smokeCheck"]["served_by"] in outputs["memberNames"]
         for server_id in outputs["instanceIds"]:
-            assert conn.compute.get_server(server_id).has_config_drive in (True, "True")
+            drive = conn.compute.get_server(server_id).has_config_drive
+            assert drive in (True, "True"), drive
+        served = who_serves(outputs["floatingIpAddress"])
+        assert served in outputs["memberNames"]
         networks, ports = _stack_network_and_ports(conn, ids)
     finally:
         stack.destroy()
