@@ -248,14 +248,6 @@ EOF
 }
 
 # ------------------------------------------------------------------ teardown
-DP_SERVICES() { # in stop order: hypervisors first, then OVN central
-  local n
-  for n in $(seq "$NHV" -1 1); do
-    echo "hv$n-metadata-agent hv$n-metadata-relay nova-compute-$n hv$n-libvirtd hv$n-ovn-controller hv$n-vswitchd hv$n-ovsdb"
-  done
-  echo ovn-northd ovn-sbdb ovn-nbdb
-}
-
 # Everything the data plane made that outlives its processes: the domains' QEMU
 # (libvirt daemonizes it), the namespaces (the hypervisors', the public segment's, the
 # client's, and the ovnmeta-<network> ones the metadata agents made: ours are those
