@@ -83,6 +83,9 @@ def probe_once(url: str, timeout: float) -> str | None:
     if not namespace:
         return _probe_here(url, timeout)
     if _prober is None:  # one thread that lives in the namespace sends every probe
+        if not os.path.exists(f"/run/netns/{namespace}"):
+            raise RuntimeError(f"{NETNS_ENV}={namespace}: no such network namespace "
+                               f"(/run/netns/{namespace})")
         _prober = ThreadPoolExecutor(max_workers=1, initializer=_enter_netns,
                                      initargs=(namespace,))
     return _prober.submit(_probe_here, url, timeout).result()

@@ -124,3 +124,54 @@ def test_drill_results_become_component_outputs() -> None:
     _, smoke, downtime = seen["v"]
     assert smoke == {"served_by": "vrrp-node-1", "seconds_to_first_answer": 1.5}
     assert downtime == 0.42
+
+
+def test_probes_go_from_the_named_namespace_and_api_calls_stay_here(monkeypatch: Any) -> None:
+    """VRRP_CHECK_NETNS: an address that answers only inside a namespace (as the local
+    cloud's floating IPs) is probed from there; this thread's namespace is unchanged."""
+    import os
+    import subprocess
+    import time
+    import uuid
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root (a network namespace)")
+    namespace = f"vrrp-probe-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    server = None
+    try:
+        subprocess.run(["ip", "-n", namespace, "link", "set", "lo", "up"], check=True)
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, "python3", "-c",
+             "import http.server as h\n"
+             "class H(h.BaseHTTPRequestHandler):\n"
+             "    def do_GET(self):\n"
+             "        self.send_response(200); self.end_headers(); self.wfile.write(b'inside')\n"
+             "    def log_message(self, *a): pass\n"
+             "h.HTTPServer(('127.0.0.1', 18765), H).serve_forever()"])
+        monkeypatch.setattr(failover_check, "_prober", None)
+        monkeypatch.setenv(failover_check.NETNS_ENV, namespace)
+        answer = None
+        for _ in range(100):   # until the server listens
+            answer = failover_check.probe_once("http://127.0.0.1:18765/", timeout=0.5)
+            if answer:
+                break
+            time.sleep(0.1)
+        assert answer == "inside"
+        monkeypatch.delenv(failover_check.NETNS_ENV)
+        assert failover_check.probe_once("http://127.0.0.1:18765/", timeout=0.5) is None
+    finally:
+        if server:
+            server.terminate()
+            server.wait()
+        prober = failover_check._prober
+        if prober is not None:
+            prober.shutdown()
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+def test_a_missing_probe_namespace_is_a_clear_error(monkeypatch: Any) -> None:
+    monkeypatch.setattr(failover_check, "_prober", None)
+    monkeypatch.setenv(failover_check.NETNS_ENV, "vrrp-no-such-namespace")
+    with pytest.raises(RuntimeError, match="VRRP_CHECK_NETNS=vrrp-no-such-namespace: no such"):
+        failover_check.probe_once("http://127.0.0.1:9/", timeout=0.1)
