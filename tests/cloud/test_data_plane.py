@@ -18,6 +18,7 @@ module is skipped (it takes about 20 minutes of emulated VMs).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -245,6 +246,26 @@ def test_6_apache_stopped_on_the_master_moves_the_vip(pair: Pair) -> None:
         say(f"Apache stopped on {old}: {new} serves after {took:.1f} s")
     finally:
         ssh(pair.ips[old], "sudo systemctl start apache2", via=pair.fip)
+
+
+def test_metadata_service_shows_a_property_set_on_the_running_member(pair: Pair) -> None:
+    """The metadata path (OVN agent's metadata extension -> Nova's metadata API) serves a
+    running member what `openstack server set --property` changed, within seconds (the
+    local cloud caches metadata 2 s): what members reading their settings live rely on."""
+    master = pair.master()
+    url = "http://169.254.169.254/openstack/latest/meta_data.json"
+    token = f"t{int(time.time())}"
+    pair.conn.compute.set_server_metadata(pair.servers[master], vrrp_probe=token)
+    started = time.monotonic()
+
+    def seen() -> bool:
+        res = ssh(pair.fip, f"curl -s -m 5 {url}", timeout=40)
+        return res.returncode == 0 and json.loads(res.stdout or "{}").get(
+            "meta", {}).get("vrrp_probe") == token
+    wait_for("the property in meta_data.json on the member", seen, 60, interval=1)
+    say(f"property visible on {master} through the metadata service after "
+        f"{time.monotonic() - started:.1f} s")
+    pair.conn.compute.delete_server_metadata(pair.servers[master], ["vrrp_probe"])
 
 
 def _assert_nothing_left(conn: Any, stack_ids: dict[str, str], before: dict[str, Any],
