@@ -213,9 +213,12 @@ def memory(samples: Samples) -> None:
     total = 0.0
     for pidfile in run.glob("*.pid"):
         try:
-            leader = int(pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
+            fields = pidfile.read_text().split()
+        except OSError:
             continue
+        if len(fields) != 2:   # not ours ("PID STARTTIME"): a daemon's own pid file
+            continue
+        leader = int(fields[0])
         pids = subprocess.run(["pgrep", "-g", str(leader)], capture_output=True,
                               text=True).stdout.split() or [str(leader)]
         total += sum(rss_mib(int(p)) for p in pids)

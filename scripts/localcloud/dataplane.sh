@@ -248,26 +248,20 @@ EOF
 }
 
 # ------------------------------------------------------------------ teardown
-# Everything the data plane made that outlives its processes: the domains' QEMU
-# (libvirt daemonizes it), the namespaces (the hypervisors', the public segment's, the
-# client's, and the ovnmeta-<network> ones the metadata agents made: ours are those
-# whose veth peer is in one of our hypervisor namespaces, so they go first).
+# Everything the data plane made that outlives its processes: the domains' QEMU and the
+# metadata proxies (daemons), and the namespaces (the hypervisors', the public segment's,
+# the client's). The agents' ovnmeta-<network> namespaces live in their own /run/netns
+# (dataplane/hvN/netns, in their mount namespace) and go with their last process.
 dataplane_cleanup() {
-  local pidf pid ns
-  for pidf in "$DP"/hv*/libvirt/run/qemu/*.pid; do
-    [ -f "$pidf" ] || continue
-    pid="$(cat "$pidf" 2>/dev/null)" || continue
-    if [[ "$pid" =~ ^[0-9]+$ ]] && grep -qs "$STATE/" "/proc/$pid/cmdline"; then
+  local proc pid ns
+  # QEMU (libvirt daemonizes it) and the metadata proxies' haproxy (daemons too): every
+  # process left whose command line names this cloud's state dir
+  for proc in /proc/[0-9]*; do
+    pid="${proc#/proc/}"
+    [ "$pid" != $$ ] || continue
+    if tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF "$STATE/"; then
       kill -KILL "$pid" 2>/dev/null || true
     fi
-  done
-  for ns in $(ip netns list | awk '{print $1}'); do
-    case "$ns" in
-      ovnmeta-*)
-        if ip -n "$ns" -o link show 2>/dev/null | grep -q "link-netns $NS_PREFIX-hv"; then
-          ip netns del "$ns"
-        fi ;;
-    esac
   done
   for ns in $(ip netns list | awk '{print $1}'); do
     case "$ns" in "$NS_PREFIX"-*) ip netns del "$ns" ;; esac
