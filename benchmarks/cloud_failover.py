@@ -47,6 +47,7 @@ from tests.e2e import test_local_cloud_e2e as e2e
 BASELINE = {"port down": "port blocked", "Apache stopped": "Apache stopped",
             "hard reboot": "link down"}
 BASELINE_WATCH = 20.0
+UP_DEADLINE = 1500.0   # seconds: emulated members on a loaded 2-core machine
 VIP = "10.10.0.200"
 
 
@@ -96,6 +97,9 @@ def timed_up(stack: e2e.Stack, conn: Any, samples: Samples) -> None:
     fip = ""
     while worker.is_alive() or "serving" not in stages:
         now = time.monotonic() - started
+        if now > UP_DEADLINE:
+            raise TimeoutError(f"{stack.name}: not serving {UP_DEADLINE:.0f} s after `pulumi up` "
+                               f"started (stages seen: {stages})")
         if not servers or "active" not in stages:
             servers = [s for s in conn.compute.servers() if s.name.startswith("vrrp-node-")]
             if len(servers) == 2 and all(s.status == "ACTIVE" for s in servers):
@@ -208,9 +212,21 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
+def pss_mib(pid: int) -> float:
+    """Proportional set size: shared pages split among their users (RSS counts them in
+    every process, so a sum of RSS overstates what the processes take together)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def memory(samples: Samples) -> None:
     run = cloud.STATE / "run"
-    total = 0.0
+    total = pss = 0.0
     for pidfile in run.glob("*.pid"):
         try:
             fields = pidfile.read_text().split()
@@ -222,15 +238,18 @@ def memory(samples: Samples) -> None:
         pids = subprocess.run(["pgrep", "-g", str(leader)], capture_output=True,
                               text=True).stdout.split() or [str(leader)]
         total += sum(rss_mib(int(p)) for p in pids)
+        pss += sum(pss_mib(int(p)) for p in pids)
     qemu = []
     for pidfile in (cloud.STATE / "dataplane").glob("hv*/libvirt/run/qemu/*.pid"):
         pid = int(pidfile.read_text().strip())
-        qemu.append((rss_mib(pid), rss_mib(pid, "VmHWM")))
-    samples.add("memory: the cloud's processes, RSS (MiB)", total)
-    for now, peak in qemu:
+        qemu.append((rss_mib(pid), rss_mib(pid, "VmHWM"), pss_mib(pid)))
+    samples.add("memory: the cloud's processes, sum of RSS (MiB)", total)
+    samples.add("memory: the cloud's processes, sum of PSS (MiB)", pss)
+    for now, peak, _ in qemu:
         samples.add("memory: QEMU per member, RSS now (MiB)", now)
         samples.add("memory: QEMU per member, peak RSS (MiB)", peak)
-    samples.add("memory: cloud + members, RSS (MiB)", total + sum(now for now, _ in qemu))
+    samples.add("memory: cloud + members, sum of RSS (MiB)", total + sum(q[0] for q in qemu))
+    samples.add("memory: cloud + members, sum of PSS (MiB)", pss + sum(q[2] for q in qemu))
 
 
 def print_table(samples: Samples, title: str) -> dict[str, Any]:
