@@ -240,7 +240,7 @@ def memory(samples: Samples) -> None:
         total += sum(rss_mib(int(p)) for p in pids)
         pss += sum(pss_mib(int(p)) for p in pids)
     qemu = []
-    for pidfile in (cloud.STATE / "dataplane").glob("hv*/libvirt/run/qemu/*.pid"):
+    for pidfile in (cloud.STATE / "dataplane").glob("hv*/libvirt/run/qemu/instance-*.pid"):
         pid = int(pidfile.read_text().strip())
         qemu.append((rss_mib(pid), rss_mib(pid, "VmHWM"), pss_mib(pid)))
     samples.add("memory: the cloud's processes, sum of RSS (MiB)", total)
