@@ -4,9 +4,9 @@
 # kernel has no openvswitch module), an OVN chassis (ovn-controller), Neutron's OVN
 # metadata agent, and libvirtd + virtlogd (in a mount and UTS namespace of their own, so
 # each hypervisor has its own sockets, run dirs, domains and hostname). The chassis
-# reach each other through Geneve over a veth "underlay"; both are gateway chassis
-# bridged (br-ex) to the external network `public`, a Linux bridge in a namespace of its
-# own where the upstream gateway (172.24.4.1) and, on a veth, the client namespace live.
+# reach each other through Geneve over a veth "underlay"; both are (br-ex) to the external network `public`, a Linux bridge in a namespace of its
+# own where the upstream gateway (172.24.4.1) and, on a veth, the client namespace live;
+# hv1 is the gateway chassis (routers' external ports).
 # No address of any of these goes into the root namespace.
 # shellcheck shell=bash
 
@@ -167,8 +167,17 @@ start_hv_ovs() { # N
     external-ids:ovn-encap-type=geneve \
     external-ids:ovn-encap-ip="$UNDERLAY_PREFIX.$n" \
     external-ids:ovn-bridge-datapath-type=netdev \
-    external-ids:ovn-bridge-mappings=public:br-ex \
-    external-ids:ovn-cms-options=enable-chassis-as-gw
+    external-ids:ovn-bridge-mappings=public:br-ex
+  # One gateway chassis: the routers' external ports (SNAT, centralized floating IPs)
+  # live on hv1, as on a cloud with one network node. With both as gateway chassis, OVN
+  # elects the active one by BFD over the tunnel, and on this loaded 2-core machine BFD
+  # timed out ("Control Detection Time Expired") and no chassis held the gateway port:
+  # every floating IP went dark.
+  if [ "$n" = 1 ]; then
+    vsctl "$n" set open_vswitch . external-ids:ovn-cms-options=enable-chassis-as-gw
+  else
+    vsctl "$n" remove open_vswitch . external-ids ovn-cms-options
+  fi
   OVS_RUNDIR="$d" OVN_RUNDIR="$d" start "hv$n-ovn-controller" ip netns exec "$ns" /usr/bin/ovn-controller \
     "unix:$d/db.sock" --pidfile="$d/ovn-controller.pid" \
     --log-file="$LOG/hv$n-ovn-controller.log" -vconsole:off
