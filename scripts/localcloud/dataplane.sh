@@ -1,12 +1,13 @@
 # The local cloud's data plane (sourced by scripts/local-cloud): OVN central (NB and SB
 # databases, ovn-northd) and two hypervisors. Each hypervisor is a network namespace of
 # its own holding an Open vSwitch (ovsdb-server + ovs-vswitchd, userspace datapath: this
-# kernel has no openvswitch module), an OVN chassis (ovn-controller), Neutron's OVN
-# metadata agent, and libvirtd + virtlogd (in a mount and UTS namespace of their own, so
-# each hypervisor has its own sockets, run dirs, domains and hostname). The chassis
-# reach each other through Geneve over a veth "underlay"; both are (br-ex) to the external network `public`, a Linux bridge in a namespace of its
-# own where the upstream gateway (172.24.4.1) and, on a veth, the client namespace live;
-# hv1 is the gateway chassis (routers' external ports).
+# kernel has no openvswitch module), an OVN chassis (ovn-controller), Neutron's OVN agent
+# (metadata extension), and libvirtd + virtlogd (in a mount and UTS namespace of their
+# own, so each hypervisor has its own sockets, run dirs, domains and hostname). The
+# chassis reach each other through Geneve over a veth "underlay"; both are bridged (br-ex)
+# to the external network `public`, a Linux bridge in a namespace of its own where the
+# upstream gateway (172.24.4.1) and, on a veth, the client namespace live; hv1 is the
+# gateway chassis (routers' external ports).
 # No address of any of these goes into the root namespace.
 # shellcheck shell=bash
 
