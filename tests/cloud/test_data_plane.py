@@ -200,7 +200,7 @@ def test_4_without_the_vrrp_rule_both_become_master(pair: Pair) -> None:
     assert rule is not None
     master = pair.master()
     seen = pair.served_steadily(master, 15)
-    assert set(seen) == {master}, f"before: more than one master: {seen}"
+    assert {s for s in seen if s} == {master}, f"before: more than one master: {seen}"
     pair.conn.network.delete_security_group_rule(rule)
     both = wait_for("both members answer on the floating IP (two masters)",
                     lambda: set(pair.served_steadily(master, 10)) >= set(pair.names), 120,
