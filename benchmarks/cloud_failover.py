@@ -85,45 +85,68 @@ def cloud_init_finished(conn: Any, server: Any) -> bool:
                for line in output.splitlines())
 
 
+class BootWatch:
+    """What can be seen of a `pulumi up` from outside, looked at once a second."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.started = time.monotonic()
+        self.stages: dict[str, float] = {}
+        self.servers: list[Any] = []
+        self.fip = ""
+
+    def look(self) -> None:
+        """One look; an API call that fails (the cloud is busy booting two VMs) is
+        logged and tried again at the next look."""
+        try:
+            self._look(time.monotonic() - self.started)
+        except Exception as error:  # noqa: BLE001 - transient, see the docstring
+            log(f"watching the boot: {error!r}")
+
+    def _look(self, now: float) -> None:
+        compute, network = self.conn.compute, self.conn.network
+        if "active" not in self.stages:
+            self.servers = [s for s in compute.servers() if s.name.startswith("vrrp-node-")]
+            if len(self.servers) == 2 and all(s.status == "ACTIVE" for s in self.servers):
+                self.stages["active"] = now
+        if "active" in self.stages and "cloud-init" not in self.stages and all(
+                cloud_init_finished(self.conn, s) for s in self.servers):
+            self.stages["cloud-init"] = now
+        if not self.fip:
+            self.fip = next((ip.floating_ip_address for ip in network.ips()
+                             if ip.fixed_ip_address == VIP), "")
+        if self.fip and "serving" not in self.stages and cloud.who_serves(self.fip, timeout=1):
+            self.stages["serving"] = now
+
+
 def timed_up(stack: e2e.Stack, conn: Any, samples: Samples) -> None:
-    """`pulumi up` in a thread; stages watched from outside."""
-    started = time.monotonic()
-    stages: dict[str, float] = {}
+    """`pulumi up` in a thread; its stages watched from outside."""
+    watch = BootWatch(conn)
     result: list[Any] = []
     worker = threading.Thread(target=lambda: result.append(
         stack.pulumi("up", "--yes", "--skip-preview", check=False)), daemon=True)
     worker.start()
-    servers: list[Any] = []
-    fip = ""
-    while worker.is_alive() or "serving" not in stages:
-        now = time.monotonic() - started
-        if now > UP_DEADLINE:
-            raise TimeoutError(f"{stack.name}: not serving {UP_DEADLINE:.0f} s after `pulumi up` "
-                               f"started (stages seen: {stages})")
-        if not servers or "active" not in stages:
-            servers = [s for s in conn.compute.servers() if s.name.startswith("vrrp-node-")]
-            if len(servers) == 2 and all(s.status == "ACTIVE" for s in servers):
-                stages["active"] = now
-        if "active" in stages and "cloud-init" not in stages and all(
-                cloud_init_finished(conn, s) for s in servers):
-            stages["cloud-init"] = now
-        if not fip:
-            fip = next((ip.floating_ip_address for ip in conn.network.ips()
-                        if ip.fixed_ip_address == VIP), "")
-        if fip and "serving" not in stages and cloud.who_serves(fip, timeout=1):
-            stages["serving"] = now
-        if not worker.is_alive() and (not result or result[0].returncode != 0):
-            break
-        time.sleep(1)
-    worker.join()
-    up = result[0]
-    if up.returncode != 0:
-        raise RuntimeError(f"pulumi up failed:\n{up.stdout[-5000:]}\n{up.stderr[-3000:]}")
+    try:
+        while "serving" not in watch.stages:
+            if not worker.is_alive() and (not result or result[0].returncode != 0):
+                break
+            if time.monotonic() - watch.started > UP_DEADLINE:
+                raise TimeoutError(f"{stack.name}: not serving {UP_DEADLINE:.0f} s after "
+                                   f"`pulumi up` started (stages seen: {watch.stages})")
+            watch.look()
+            time.sleep(1)
+    finally:
+        worker.join()   # never leave `pulumi up` running: its stack would stay locked
+    up = result[0] if result else None
+    if up is None or up.returncode != 0:
+        detail = f"\n{up.stdout[-5000:]}\n{up.stderr[-3000:]}" if up else ""
+        raise RuntimeError(f"{stack.name}: pulumi up failed{detail}")
+    stages = watch.stages
     samples.add("boot: pulumi up start -> both servers ACTIVE (s)", stages.get("active"))
     samples.add("boot: -> cloud-init done on both (s)", stages.get("cloud-init"))
     samples.add("boot: -> floating IP serving (s)", stages.get("serving"))
-    samples.add("boot: pulumi up, whole (s)", time.monotonic() - started)
-    log(f"{stack.name}: stages {stages}, up {time.monotonic() - started:.1f} s")
+    samples.add("boot: pulumi up, whole (s)", time.monotonic() - watch.started)
+    log(f"{stack.name}: stages {stages}, up {time.monotonic() - watch.started:.1f} s")
 
 
 class Action(failover_check.NeutronSwitch):
