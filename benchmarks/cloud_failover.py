@@ -100,7 +100,7 @@ class BootWatch:
         logged and tried again at the next look."""
         try:
             self._look(time.monotonic() - self.started)
-        except Exception as error:  # noqa: BLE001 - transient, see the docstring
+        except Exception as error:  # transient: see the docstring
             log(f"watching the boot: {error!r}")
 
     def _look(self, now: float) -> None:
