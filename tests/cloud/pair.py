@@ -22,6 +22,12 @@ SSH_KEY = Path(os.environ.get("VRRP_LOCALCLOUD_SSH_KEY", str(STATE / "ssh" / "id
 SSH_USER = "debian"  # the default user of Debian's cloud-init
 NS_PREFIX = "vrrp-lc"
 DEV_STACK_OVERRIDES = REPO / "scripts" / "localcloud" / "dev-stack.yaml"
+# `pulumi up` one resource at a time on the local cloud: its two hypervisors are exactly as
+# many hosts as the anti-affine members, and two boots that Nova schedules at once can both
+# pick the same host; its late anti-affinity check then refuses both, both retry on the
+# other host, and the second one has no host left (ERROR). One after the other, the second
+# member's scheduling already sees the first one's host.
+UP_ONE_AT_A_TIME = ("--parallel", "1")
 
 
 def data_plane_up() -> bool:

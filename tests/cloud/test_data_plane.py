@@ -29,6 +29,7 @@ import yaml
 
 from tests.cloud.pair import (
     DEV_STACK_OVERRIDES,
+    UP_ONE_AT_A_TIME,
     data_plane_up,
     holds_vip,
     namespaces,
@@ -117,7 +118,7 @@ def dev(engine: dict[str, Any], conn: Any) -> Iterator[tuple[Stack, dict[str, An
     stack = new_stack(engine, "dp")
     stack_config(stack)
     stack.env["VRRP_CHECK_NETNS"] = os.environ.get("VRRP_CHECK_NETNS", "vrrp-lc-client")
-    up = stack.pulumi("up", "--yes", "--skip-preview", timed="up (create, checks on)")
+    up = stack.pulumi("up", "--yes", "--skip-preview", *UP_ONE_AT_A_TIME, timed="up (create, checks on)")
     state = {"before": before, "up": up, "ids": stack.cloud_ids(), "destroyed": False}
     yield stack, state
     if not state["destroyed"]:
@@ -178,7 +179,7 @@ def test_3_vip_missing_from_allowed_address_pairs_is_dropped(pair: Pair) -> None
         seen = pair.served_steadily(backup, 30)
         say(f"{master}'s port down, {backup} without the VIP in its allowed pairs: {seen}")
         assert all(s is None for s in seen), f"the VIP answered without the allowed pair: {seen}"
-        up = pair.stack.pulumi("up", "--yes", "--skip-preview", "--refresh",
+        up = pair.stack.pulumi("up", "--yes", "--skip-preview", *UP_ONE_AT_A_TIME, "--refresh",
                                timed="up (repairs the allowed address pair)")
         say(up.stdout[-1500:])
         after = net.get_port(pair.ports[backup]).allowed_address_pairs
@@ -206,7 +207,7 @@ def test_4_without_the_vrrp_rule_both_become_master(pair: Pair) -> None:
                     lambda: set(pair.served_steadily(master, 10)) >= set(pair.names), 120,
                     interval=0)
     say(f"VRRP rule deleted: the floating IP answers from {both}")
-    pair.stack.pulumi("up", "--yes", "--skip-preview", "--refresh",
+    pair.stack.pulumi("up", "--yes", "--skip-preview", *UP_ONE_AT_A_TIME, "--refresh",
                       timed="up (restores the VRRP rule)")
     assert _vrrp_rule(pair.conn, group) is not None
     # a few adverts later exactly one master is left, and it alone answers
@@ -321,7 +322,7 @@ def test_7_config_drive_boots_a_serving_pair(engine: dict[str, Any], conn: Any) 
     networks: set[str] = set()
     ports: set[str] = set()
     try:
-        stack.pulumi("up", "--yes", "--skip-preview", timed="up (configDrive, mirror)")
+        stack.pulumi("up", "--yes", "--skip-preview", *UP_ONE_AT_A_TIME, timed="up (configDrive, mirror)")
         ids = stack.cloud_ids()
         outputs = stack.outputs()
         say(f"configDrive pair: {outputs['smokeCheck']}")
