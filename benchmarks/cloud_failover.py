@@ -123,8 +123,8 @@ def timed_up(stack: e2e.Stack, conn: Any, samples: Samples) -> None:
     """`pulumi up` in a thread; its stages watched from outside."""
     watch = BootWatch(conn)
     result: list[Any] = []
-    worker = threading.Thread(target=lambda: result.append(
-        stack.pulumi("up", "--yes", "--skip-preview", *cloud.UP_ONE_AT_A_TIME, check=False)), daemon=True)
+    worker = threading.Thread(target=lambda: result.append(stack.pulumi(
+        "up", "--yes", "--skip-preview", *cloud.UP_ONE_AT_A_TIME, check=False)), daemon=True)
     worker.start()
     try:
         while "serving" not in watch.stages:

@@ -118,7 +118,8 @@ def dev(engine: dict[str, Any], conn: Any) -> Iterator[tuple[Stack, dict[str, An
     stack = new_stack(engine, "dp")
     stack_config(stack)
     stack.env["VRRP_CHECK_NETNS"] = os.environ.get("VRRP_CHECK_NETNS", "vrrp-lc-client")
-    up = stack.pulumi("up", "--yes", "--skip-preview", *UP_ONE_AT_A_TIME, timed="up (create, checks on)")
+    up = stack.pulumi("up", "--yes", "--skip-preview", *UP_ONE_AT_A_TIME,
+                      timed="up (create, checks on)")
     state = {"before": before, "up": up, "ids": stack.cloud_ids(), "destroyed": False}
     yield stack, state
     if not state["destroyed"]:
@@ -322,7 +323,8 @@ def test_7_config_drive_boots_a_serving_pair(engine: dict[str, Any], conn: Any) 
     networks: set[str] = set()
     ports: set[str] = set()
     try:
-        stack.pulumi("up", "--yes", "--skip-preview", *UP_ONE_AT_A_TIME, timed="up (configDrive, mirror)")
+        stack.pulumi("up", "--yes", "--skip-preview", *UP_ONE_AT_A_TIME,
+                     timed="up (configDrive, mirror)")
         ids = stack.cloud_ids()
         outputs = stack.outputs()
         say(f"configDrive pair: {outputs['smokeCheck']}")
