@@ -79,9 +79,10 @@ def dev_stack(engine: dict[str, Any], name: str, drill: bool) -> e2e.Stack:
 
 
 def cloud_init_finished(conn: Any, server: Any) -> bool:
-    """cloud-init's final line ("Cloud-init v. ... finished at ...") in the console log."""
+    """cloud-init's final line in the console log: "[  205.7] cloud-init[400]: Cloud-init
+    v. 22.4.2 finished at ..." (the kernel's time stamp and the unit's name come first)."""
     output = conn.compute.get_server_console_output(server).get("output", "")
-    return any(line.startswith("Cloud-init v.") and " finished at " in line
+    return any("Cloud-init v." in line and " finished at " in line
                for line in output.splitlines())
 
 
