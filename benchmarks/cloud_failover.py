@@ -70,10 +70,7 @@ def connect() -> Any:
 
 def dev_stack(engine: dict[str, Any], name: str, drill: bool) -> e2e.Stack:
     stack = e2e.new_stack(engine, name)
-    text = (stack.cwd / "Pulumi.dev.yaml").read_text() + cloud.DEV_STACK_OVERRIDES.read_text()
-    if not drill:
-        text = text.replace("vrrp-pair:failoverDrill: true", "vrrp-pair:failoverDrill: false")
-    (stack.cwd / f"Pulumi.{name}.yaml").write_text(text)
+    cloud.stack_config(stack, {"failoverDrill": drill})
     stack.env["VRRP_CHECK_NETNS"] = cloud.CLIENT_NS
     return stack
 

@@ -14,6 +14,9 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("VRRP_LOCALCLOUD_STATE", "/var/lib/vrrp-pair/localcloud"))
@@ -112,3 +115,15 @@ def namespaces() -> list[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                          check=True).stdout
     return sorted(line.split()[0] for line in out.splitlines() if line.strip())
+
+
+def stack_config(stack: Any, extra: dict[str, Any] | None = None) -> None:
+    """Pulumi.<stack>.yaml = the dev stack + what scripts/deploy adds on the local cloud,
+    SSH also from the pair's own subnet (the master is the jump host to the other), and
+    `extra` (keys without the project prefix). `stack`: tests.e2e's Stack."""
+    text = (stack.cwd / "Pulumi.dev.yaml").read_text() + DEV_STACK_OVERRIDES.read_text()
+    config = yaml.safe_load(text)["config"]
+    config.update({f"vrrp-pair:{key}": value for key, value in (extra or {}).items()})
+    subnet = config["vrrp-pair:subnetCidr"]
+    config["vrrp-pair:sshAllowedCidrs"] = [*config["vrrp-pair:sshAllowedCidrs"], subnet]
+    (stack.cwd / f"Pulumi.{stack.name}.yaml").write_text(yaml.safe_dump({"config": config}))

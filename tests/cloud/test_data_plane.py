@@ -25,16 +25,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.cloud.pair import (
-    DEV_STACK_OVERRIDES,
     UP_ONE_AT_A_TIME,
     data_plane_up,
     holds_vip,
     namespaces,
     ovn_nb,
     ssh,
+    stack_config,
     taps,
     wait_for,
     who_serves,
@@ -56,18 +55,6 @@ VIP = "10.10.0.200"
 SUBNET = "10.10.0.0/24"
 BOOT_DEADLINE = 900.0    # emulated guests on a loaded 2-core machine
 FAILOVER_DEADLINE = 60.0
-
-
-def stack_config(stack: Stack, extra: dict[str, Any] | None = None) -> None:
-    """Pulumi.<stack>.yaml = the dev stack + what scripts/deploy adds on the local cloud,
-    SSH also from the pair's own subnet (the master is the jump host to the other), and
-    `extra` (keys without the project prefix)."""
-    text = (stack.cwd / "Pulumi.dev.yaml").read_text() + DEV_STACK_OVERRIDES.read_text()
-    config = yaml.safe_load(text)["config"]
-    config.update({f"vrrp-pair:{key}": value for key, value in (extra or {}).items()})
-    subnet = config["vrrp-pair:subnetCidr"]
-    config["vrrp-pair:sshAllowedCidrs"] = [*config["vrrp-pair:sshAllowedCidrs"], subnet]
-    (stack.cwd / f"Pulumi.{stack.name}.yaml").write_text(yaml.safe_dump({"config": config}))
 
 
 class Pair:
