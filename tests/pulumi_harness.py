@@ -64,6 +64,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
     dependencies: dict[str, list[str]] = field(default_factory=dict)
     delete_before_replace: set[str] = field(default_factory=set)
+    # Where Neutron allocates from, and what it never hands out (the pair's own
+    # explicit addresses and the gateway).
+    subnet: str = "10.10.0.0/24"
+    reserved: set[str] = field(default_factory=set)
     _next_ip: int = 100
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -89,8 +93,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}, []
 
     def _allocate(self) -> str:
-        self._next_ip += 1
-        return str(ipaddress.ip_address("10.10.0.0") + self._next_ip)
+        network = ipaddress.ip_network(self.subnet)
+        self._next_ip = min(self._next_ip, network.num_addresses // 2 - 1)
+        while True:
+            self._next_ip += 1
+            address = str(network.network_address + self._next_ip)
+            if address not in self.reserved:
+                self.reserved.add(address)
+                return address
 
     def of_type(self, suffix: str) -> list[Recorded]:
         return [r for r in self.resources if r.typ.endswith(suffix)]
