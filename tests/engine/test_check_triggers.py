@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import shutil
+import signal
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +25,7 @@ import pytest
 import yaml
 
 from .test_dev_stack_preview import config_set, engine  # noqa: F401 (fixture)
-from .test_language_host import REPO, Cli, venv_dir
+from .test_language_host import BIN, REPO, Cli, venv_dir
 
 PROGRAM = '''
 import pulumi
@@ -47,12 +51,19 @@ pulumi.export("drill", drill.stdout)
 
 
 class FakePair:
-    """node-1 serves until state/port-1 exists; node-2 serves all the time behind it."""
+    """node-1 serves until state/port-1 exists; then node-2 (if backup_answers) or nobody."""
 
     def __init__(self, state: Path) -> None:
+        self.backup_answers = True
+        pair = self
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = (b"vrrp-node-2\n" if (state / "port-1").exists() else b"vrrp-node-1\n")
+                down = (state / "port-1").exists()
+                if down and not pair.backup_answers:
+                    self.send_error(503)
+                    return
+                body = b"vrrp-node-2\n" if down else b"vrrp-node-1\n"
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -142,3 +153,70 @@ def test_drill_reruns_only_when_its_triggers_change(
     second.run("up", "--yes")
     assert disabled(state) == ["vrrp-node-1", "vrrp-node-1"]
     second.run("destroy", "--yes")
+
+
+
+
+def processes_with(action: str, path: str) -> list[int]:
+    """`python -m components.failover_check <action>` processes that name `path` (this
+    test's own temporary directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().decode().split("\0")
+            except OSError:
+                continue
+            if "python" in Path(argv[0]).name and argv[1:4] == [
+                    "-m", "components.failover_check", action] and path in " ".join(argv):
+                found.append(int(entry.name))
+    return found
+
+
+def test_up_killed_hard_mid_drill_leaves_no_port_disabled(
+        engine: dict[str, str], tmp_path: Path,  # noqa: F811 (fixture)
+        fake_pair: tuple[FakePair, Path]) -> None:
+    """SIGKILL to `pulumi up` (its process group) and to the drill itself while the
+    master's port is disabled and no backup answers: the guardian, in a session of its
+    own, restores the port. (Killing only `pulumi up` leaves the drill running: plugins
+    and their commands are outside the CLI's process group; it restores the port itself
+    when its probing times out.)"""
+    pair, state = fake_pair
+    pair.backup_answers = False
+    cli = Cli(env=engine, cwd=checkout(tmp_path / "checkout", venv_dir()))
+    cli.run("stack", "init", "killed")
+    config_set(cli, "killed", {"drilltest:url": pair.url, "drilltest:state": str(state),
+                            "drilltest:generation": "1"})
+    up = subprocess.Popen([str(BIN / "pulumi"), "up", "--yes", "--non-interactive"],
+                          cwd=cli.cwd, env=cli.env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (state / "port-1").exists():
+        assert up.poll() is None and time.monotonic() < deadline, up.communicate()[0]
+        time.sleep(0.05)
+    (drill,) = processes_with("drill", str(state))
+    (guardian,) = processes_with("guard", str(state))
+    os.killpg(up.pid, signal.SIGKILL)
+    os.kill(drill, signal.SIGKILL)
+    killed = time.monotonic()
+    up.wait(timeout=30)
+    while (state / "port-1").exists():
+        assert time.monotonic() - killed < 60, "port-1 is still disabled a minute later"
+        time.sleep(0.05)
+    print(f"\nport restored by the guardian {time.monotonic() - killed:.2f} s after SIGKILL")
+    deadline = time.monotonic() + 30
+    while processes_with("guard", str(state)):
+        assert time.monotonic() < deadline, f"guardian {guardian} did not exit"
+        time.sleep(0.1)
+
+    # What the README says follows: the killed update still holds the stack's lock
+    # (`pulumi cancel` releases it), and the next `up` creates the drill again (the
+    # interrupted create is a pending operation) and runs it to the end.
+    pair.backup_answers = True
+    locked = cli.run("up", "--yes", check=False)
+    assert locked.returncode != 0 and "pulumi cancel" in locked.stderr, locked.stderr
+    cli.run("cancel", "--yes")
+    again = cli.run("up", "--yes")
+    assert "pending operations" in again.stdout and "interrupted while creating" in again.stdout
+    assert disabled(state) == ["vrrp-node-1", "vrrp-node-1"] and not (state / "port-1").exists()
+    assert json.loads(cli.run("stack", "output", "drill").stdout)["new_master"] == "vrrp-node-2"
