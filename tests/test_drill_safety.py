@@ -11,7 +11,6 @@ real keepalived pair (tests/lab/test_drill_safety_lab.py).
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import signal
@@ -28,6 +27,7 @@ from components import failover_check
 from components.drill_guard import Interrupted, SignalGate, guardian_log
 from components.port_switch import PortState, RestoreFailed, restore
 from tests.conftest import ROOT
+from tests.member_pages import MemberPages
 
 
 class Switch:
@@ -132,29 +132,12 @@ def test_a_second_signal_during_the_restore_waits_for_it(monkeypatch: pytest.Mon
 
 
 class Pair:
-    """A web server on 127.0.0.1 that answers as the master while its "port" is up."""
+    """node-1's page on 127.0.0.1 while its "port" file is absent; nobody else answers."""
 
     def __init__(self, directory: Path) -> None:
         self.port_file = directory / "vrrp-node-1.disabled"
-        port_file = self.port_file
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if port_file.exists():
-                    self.send_error(503)
-                    return
-                body = b"vrrp-node-1\n"
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.pages = MemberPages(lambda: None if self.port_file.exists() else "vrrp-node-1")
+        self.url = self.pages.url
 
     def drill(self, timeout: float = 60) -> subprocess.Popen[str]:
         """The drill: no other member ever answers, so it probes until stopped."""
@@ -179,7 +162,7 @@ class Pair:
 def pair(tmp_path: Path) -> Iterator[Pair]:
     served = Pair(tmp_path)
     yield served
-    served.server.shutdown()
+    served.pages.close()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])

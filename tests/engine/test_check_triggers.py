@@ -10,19 +10,19 @@ File backend, our command provider; nothing leaves this machine.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.member_pages import MemberPages
 
 from .test_dev_stack_preview import config_set, engine  # noqa: F401 (fixture)
 from .test_language_host import BIN, REPO, Cli, venv_dir
@@ -55,26 +55,13 @@ class FakePair:
 
     def __init__(self, state: Path) -> None:
         self.backup_answers = True
-        pair = self
+        self.pages = MemberPages(lambda: self._answer(state))
+        self.url = self.pages.url
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                down = (state / "port-1").exists()
-                if down and not pair.backup_answers:
-                    self.send_error(503)
-                    return
-                body = b"vrrp-node-2\n" if down else b"vrrp-node-1\n"
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, state: Path) -> str | None:
+        if not (state / "port-1").exists():
+            return "vrrp-node-1"
+        return "vrrp-node-2" if self.backup_answers else None
 
 
 @pytest.fixture
@@ -83,7 +70,7 @@ def fake_pair(tmp_path: Path) -> Iterator[tuple[FakePair, Path]]:
     state.mkdir()
     pair = FakePair(state)
     yield pair, state
-    pair.server.shutdown()
+    pair.pages.close()
 
 
 def checkout(root: Path, venv: Path) -> Path:
