@@ -1,9 +1,10 @@
 """Declares the post-deploy checks that pulumi-command runs (never in preview).
 
-A check runs when it is created, and is replaced (so runs again) only when its
-`triggers` change: the member instances and ports. Everything else in its command
-(the interpreter and checkout paths, PYTHONPATH, the URL) may move between runs
-of `pulumi up` without re-running it: an update only re-prints the last result.
+The failover drill disables a port, so it runs when it is created and again only
+when its `triggers` change (the member instances and ports): everything else in
+its command (the interpreter and checkout paths, PYTHONPATH, the URL) may move
+between runs of `pulumi up`, and an update only re-prints its last result. The
+smoke check only reads, and runs again on any change.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ def _environment() -> dict[str, str]:
 
 
 def check_command(name: str, create: pulumi.Input[str], triggers: list[Any],
-                  opts: pulumi.ResourceOptions) -> command.local.Command:
-    """A local command that runs on create and on a change of `triggers` only."""
-    return command.local.Command(name, create=create, update=REPRINT_LAST_RESULT,
+                  opts: pulumi.ResourceOptions, rerun_on_update: bool = False
+                  ) -> command.local.Command:
+    """A local command that runs on create and when `triggers` change; on other changes
+    it re-prints its last result, unless `rerun_on_update`."""
+    return command.local.Command(name, create=create,
+                                 update=None if rerun_on_update else REPRINT_LAST_RESULT,
                                  environment=_environment(), triggers=triggers, opts=opts)
 
 
@@ -79,8 +83,8 @@ def declare_checks(settings: Settings, target: pulumi.Output[str],
                    ) -> tuple[command.local.Command | None, command.local.Command | None]:
     """A smoke check that the address serves, and an optional failover drill.
 
-    Both re-run when a member instance or port changes (they are triggers), and
-    only then. With the drill, a port repair runs first."""
+    Both run again when a member instance or port changes (their triggers); the
+    drill only then. With the drill, a port repair runs first."""
     smoke = drill = None
     url = target.apply(lambda address: check_url(address, settings.http_port))
     repair = [declare_port_repair(settings, members, parent)] if settings.failover_drill else []
@@ -89,7 +93,7 @@ def declare_checks(settings: Settings, target: pulumi.Output[str],
             f"{settings.name}-smoke-check",
             create=url.apply(lambda u: command_line(
                 "smoke", ["--url", u, "--deadline", str(settings.check_deadline)])),
-            triggers=triggers,
+            triggers=triggers, rerun_on_update=True,
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[*depends_on, *repair]))
     if settings.failover_drill:
         drill = check_command(
