@@ -336,6 +336,17 @@ def _check_host_address(setting: str, address: IpAddress, subnet: IpNetwork,
         raise _fail(setting, str(address), f"it is the gateway address of {subnet}")
 
 
+def _refuse_control_characters(values: Mapping[str, Any]) -> None:
+    """No setting's text (a setting added later included) may hold a control, format or
+    line-separator character; only the key block has lines."""
+    for key, value in values.items():
+        items = list(enumerate(value)) if isinstance(value, (list, tuple)) else [(None, value)]
+        for index, item in items:
+            if isinstance(item, str):
+                where = setting_name(key) + ("" if index is None else f"[{index}]")
+                _printable(where, item, allow_newlines=key == "apt_mirror_key")
+
+
 def _cidr_list(setting: str, value: object, subnet: IpNetwork) -> tuple[IpNetwork, ...]:
     """Distinct networks of the subnet's family: another family can reach nothing
     (members and the VIP have one address, from the subnet), and a repeated CIDR
@@ -457,6 +468,7 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
     if unknown:
         raise _fail("arguments", unknown, "known settings are " + ", ".join(sorted(DEFAULTS)))
     values = {**DEFAULTS, **{k: v for k, v in raw.items() if v is not None}}
+    _refuse_control_characters(values)
 
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise _fail("name", name, "expected 1-40 lower-case letters, digits and dashes, "

@@ -221,3 +221,15 @@ def test_ipv6_pair_is_valid_and_uses_ipv6_rules() -> None:
     vrrp_rule = mocks.named("v6-vrrp-in")
     assert vrrp_rule.inputs["ethertype"] == "IPv6"
     assert mocks.named("v6-node-1").inputs["userData"].count("fd00:10::200/128 dev") == 1
+
+
+def test_a_setting_added_later_is_refused_control_characters_too(monkeypatch: Any) -> None:
+    """The guard runs over every setting's text before any one is parsed."""
+    from components import settings as module
+
+    monkeypatch.setitem(module.DEFAULTS, "health_check_path", "/")
+    with pytest.raises(VrrpPairConfigError,
+                       match=r"healthCheckPath: '/\\nx' .*control character '\\n'"):
+        parse_settings("vrrp", {**RECIPE_ARGS, "health_check_path": "/\nx"})
+    with pytest.raises(VrrpPairConfigError, match=r"dnsNameservers\[1\]: .*'\\x1b'"):
+        parse_settings("vrrp", {**RECIPE_ARGS, "dns_nameservers": ["192.0.2.1", "\x1b"]})
