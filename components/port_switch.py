@@ -47,7 +47,8 @@ class CommandSwitch:
         return self._ports.get(member, "")
 
     def _command(self, template: str, member: str) -> str:
-        return template.format(member=member, port_id=self.port_id(member))
+        return template.format(member=shlex.quote(member),
+                               port_id=shlex.quote(self.port_id(member)))
 
     def disable(self, member: str) -> None:
         subprocess.run(self._command(self._disable, member), shell=True, check=True)
