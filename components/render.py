@@ -7,10 +7,15 @@ the same bytes a VM receives.
 
 from __future__ import annotations
 
+import html
+import re
+import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import yaml
 
 from .settings import Settings
 
@@ -36,12 +41,128 @@ GATEWAY_FALL = 2
 GATEWAY_RISE = 2
 GARP_REFRESH_REPEAT = 2
 
-_environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
+# One word of a keepalived or Apache config: nothing that starts a comment (# !), a
+# definition ($), a conditional (@), a sequence (~), a quoted string or a block.
+CONFIG_WORD = re.compile(r"[A-Za-z0-9_.:/-]+")
+# One sources.list word (no blank, no comment) that a YAML literal block keeps as is.
+APT_WORD = re.compile(r"[!\"%-~]+")
+# What VRRPv2 PASS auth carries: the AUTH_SECRET_COMMAND's base64url characters.
+AUTH_PASS = re.compile(r"[A-Za-z0-9_-]{1,8}")
+# Longest text an address of each family can have: the worst case the cloud can fill in.
+LONGEST_ADDRESS = {4: "255.255.255.255", 6: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}
+
+
+class RenderError(ValueError):
+    """A value cannot be written safely into the file it was meant for."""
+
+
+class Escaped(str):
+    """Text already escaped for the file it goes into: the finalizers pass it on."""
+
+
+def _refuse(kind: str, value: object, why: str) -> RenderError:
+    return RenderError(f"{value!r} cannot go into a {kind}: {why}")
+
+
+def _one_line(kind: str, value: object) -> str:
+    text = str(value)
+    if not text.isprintable():
+        raise _refuse(kind, value, "it holds a control or line-break character")
+    return text
+
+
+def yaml_scalar(value: object) -> Escaped:
+    """One YAML scalar on one line, as PyYAML's emitter writes it in a flow sequence
+    (so it is also safe in a block, a comment or a flow list): plain when that reads
+    back as the same string, quoted otherwise."""
+    if isinstance(value, Escaped):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _refuse("YAML document", value, "only strings and whole numbers are written")
+    for style in (None, '"'):
+        text = yaml.safe_dump([value], default_flow_style=True, default_style=style,
+                              width=float("inf"), allow_unicode=False)
+        text = text.strip()
+        if "\n" not in text:
+            return Escaped(text[1:-1])
+    raise _refuse("YAML document", value, "the emitter wrote more than one line")
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Writes multi-line strings as literal blocks when YAML can hold them verbatim."""
+
+
+_LiteralDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
+def yaml_block(value: str, indent: int) -> Escaped:
+    """`value` as the YAML value of a key written at column `indent`: a literal block
+    (`|`, with the emitter's own chomping and indentation indicators) that an
+    operator can read, or a quoted scalar where a literal block cannot hold the text."""
+    # A key after it, so that a kept (`|+`) block does not end the document ("...").
+    text = yaml.dump({"k": value, "l": 0}, Dumper=_LiteralDumper, width=float("inf"),
+                     allow_unicode=False, default_flow_style=False, sort_keys=True)
+    assert text.startswith("k: ") and text.endswith("\nl: 0\n"), text
+    first, *rest = text[len("k: "):-len("\nl: 0\n")].split("\n")
+    pad = " " * indent
+    return Escaped("\n".join([first, *[pad + line if line else line for line in rest]]))
+
+
+def apt_word(value: object) -> Escaped:
+    """One word of a sources.list line inside a YAML literal block (kept verbatim)."""
+    text = _one_line("sources.list line", value)
+    if not APT_WORD.fullmatch(text):
+        raise _refuse("sources.list line", value, "it is not one printable word without #")
+    return Escaped(text)
+
+
+def _escaper(kind: str, escape: Callable[[str], str]) -> Callable[[object], Escaped]:
+    """A finalizer for one kind of file: strings and whole numbers, escaped by `escape`."""
+    def finalize(value: object) -> Escaped:
+        if isinstance(value, Escaped):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise _refuse(kind, value, "only strings and whole numbers are written")
+        return Escaped(escape(str(value)))
+    return finalize
+
+
+def _config_word(text: str) -> str:
+    if not CONFIG_WORD.fullmatch(text):
+        raise _refuse("config file", text, "only letters, digits and _ . : / - are written")
+    return text
+
+
+# A keepalived or Apache config value: refused unless it is one plain word.
+config_word = _escaper("config file", _config_word)
+# One shell word, quoted by shlex; never a line break (so comments stay comments).
+shell_word = _escaper("shell script",
+                      lambda text: shlex.quote(_one_line("shell script", text)))
+html_text = _escaper("web page",
+                     lambda text: html.escape(_one_line("web page", text), quote=True))
+
+
+def _environment(finalize: Callable[[object], Escaped]) -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+        finalize=finalize,
+    )
+    environment.filters.update(yaml_block=yaml_block, apt_word=apt_word)
+    return environment
+
+
+# Every `{{ value }}` goes through the escaper of the file it lands in, so a value
+# that validation let through by mistake still cannot become code there.
+_ENVIRONMENTS = {
+    ".yaml.j2": _environment(yaml_scalar),
+    ".sh.j2": _environment(shell_word),
+    ".conf.j2": _environment(config_word),
+    ".html.j2": _environment(html_text),
+}
 
 
 @dataclass(frozen=True)
@@ -62,7 +183,11 @@ class RenderedFile:
 
 
 def _render(template: str, **context: object) -> str:
-    return _environment.get_template(template).render(**context)
+    kinds = [suffix for suffix in _ENVIRONMENTS if template.endswith(suffix)]
+    if not kinds:
+        raise RenderError(f"{template}: no escaping rule for this kind of file; add one to "
+                          "render._ENVIRONMENTS")
+    return _ENVIRONMENTS[kinds[0]].get_template(template).render(**context)
 
 
 def _format_advert(seconds: float) -> str:
@@ -75,6 +200,10 @@ def instance_name(settings: Settings) -> str:
 
 def keepalived_conf(settings: Settings, member: MemberView, vip: str, vrid: int,
                     auth_pass: str | None) -> str:
+    if settings.uses_auth and not (auth_pass and AUTH_PASS.fullmatch(auth_pass)):
+        # The secret itself is never put in an error message.
+        raise RenderError("the VRRPv2 secret must be 1 to 8 base64url characters "
+                          f"({len(auth_pass or '')} characters given)")
     return _render(
         "keepalived.conf.j2",
         member_name=member.name,
@@ -130,7 +259,7 @@ def member_files(settings: Settings, member: MemberView, vip: str, vrid: int,
                                   (TEMPLATE_DIR / "vrrp-interface.sh").read_text()))
     else:
         files.append(RenderedFile(INTERFACE_FILE, "0644",
-                                  f"$VRRP_INTERFACE={settings.interface}\n"))
+                                  f"$VRRP_INTERFACE={config_word(settings.interface)}\n"))
     return files
 
 
@@ -151,3 +280,15 @@ def user_data(settings: Settings, member: MemberView, vip: str, vrid: int,
         interface_file=INTERFACE_FILE,
         own_ip=member.address,
     )
+
+
+def worst_case_user_data(settings: Settings) -> dict[str, str]:
+    """Each member's user-data with the longest values the cloud may still fill in
+    (addresses Neutron allocates, a three-digit VRID, an 8-character secret): what
+    the preview-time size check measures."""
+    longest = LONGEST_ADDRESS[settings.ip_version]
+    return {name: user_data(settings, MemberView(name=name, address=longest,
+                                                 peers=(longest,) * (settings.member_count - 1),
+                                                 priority=settings.priorities[index]),
+                            vip=longest, vrid=255, auth_pass="A" * 8)
+            for index, name in enumerate(settings.member_names)}

@@ -206,7 +206,8 @@ class VrrpPair(pulumi.ComponentResource):
                 # Neutron refuses a floating IP for a subnet with no router path yet.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after_router))
 
-        check_target = (pulumi.Output.from_input(settings.check_address) if settings.check_address
+        check_target = (pulumi.Output.from_input(str(settings.check_address))
+                        if settings.check_address
                         else floating_ip.address if floating_ip else vip_address)
         smoke, drill = declare_checks(
             settings, check_target,

@@ -61,7 +61,8 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
                                "floating_ip": False},
      r"memberAddresses\[1\]: '10.10.0.5' .*mixing IPv4 with the IPv6 subnet"),
     ("v2-with-ipv6", {"subnet_cidr": "fd00:10::/64", "vip_address": "", "member_addresses": [],
-                      "floating_ip": False, "vrrp_version": 2, "advert_interval": 1},
+                      "floating_ip": False, "vrrp_version": 2, "advert_interval": 1,
+                      "http_allowed_cidrs": ["::/0"]},
      r"vrrpVersion: 2 .*IPv4 only"),
     ("fip-with-ipv6", {"subnet_cidr": "fd00:10::/64", "vip_address": "", "member_addresses": []},
      r"floatingIp: True .*IPv4 only"),
@@ -86,11 +87,84 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("mirror-without-url", {"package_source": "mirror"}, r"aptMirror: '' .*http\(s\)://"),
     ("mirror-key-garbage", {"package_source": "mirror", "apt_mirror": "http://m/debian",
                             "apt_mirror_key": "ssh-rsa AAAA"}, r"aptMirrorKey: .*PGP public key"),
-    ("interface-bad", {"interface": "eth0; reboot"}, r"interface: 'eth0; reboot' .*15 characters"),
+    ("interface-bad", {"interface": "eth0; reboot"}, r"interface: 'eth0; reboot' .*at most 15"),
     ("name-bad", {"__name__": "Bad_Name"}, r"name: 'Bad_Name' .*lower-case"),
     ("unknown-setting", {"vip": "10.10.0.200"}, r"arguments: \['vip'\] .*known settings"),
     ("health-fall", {"health_check_fall": 0}, r"healthCheckFall: 0 .*from 1 to 10"),
     ("check-address", {"check_address": "nowhere"}, r"checkAddress: 'nowhere' .*IP address"),
+    # What issue 11's attacker tried: each is refused, naming the setting.
+    ("gateway-zone-shell", {"existing_network_id": "net", "existing_subnet_id": "sub",
+                            "subnet_cidr": "fd00::/64", "vip_address": "", "member_addresses": [],
+                            "floating_ip": False, "http_allowed_cidrs": [],
+                            "gateway_ip": "fd00::1%x;reboot"},
+     r"gatewayIp: 'fd00::1%x;reboot' .*without a zone"),
+    ("vip-zone-directive", {"subnet_cidr": "fd00::/64", "floating_ip": False,
+                            "member_addresses": ["fd00::4", "fd00::5"], "http_allowed_cidrs": [],
+                            "vip_address": "fd00::4%eth0\nnotify_master /bin/reboot"},
+     r"vipAddress: .*control character '\\n'"),
+    ("vip-zone-beside-member", {"subnet_cidr": "fd00::/64", "floating_ip": False,
+                                "member_addresses": ["fd00::4", "fd00::5"],
+                                "http_allowed_cidrs": [], "vip_address": "fd00::4%eth0"},
+     r"vipAddress: 'fd00::4%eth0' .*without a zone"),
+    ("member-zone-runcmd", {"member_addresses": ["10.10.0.4", "10.10.0.5%x, reboot"]},
+     r"memberAddresses\[1\]: '10.10.0.5%x, reboot' .*without a zone"),
+    ("name-trailing-newline", {"__name__": "vrrp\n"}, r"name: 'vrrp\\n' .*lower-case"),
+    ("mirror-escape", {"package_source": "mirror", "apt_mirror": "http://m/debian\x1b[2J"},
+     r"aptMirror: .*control character '\\x1b'"),
+    ("mirror-nul", {"package_source": "mirror", "apt_mirror": "http://m/\x00debian"},
+     r"aptMirror: .*control character '\\x00'"),
+    ("mirror-key-bell", {"package_source": "mirror", "apt_mirror": "http://m/debian",
+                         "apt_mirror_key": "-----BEGIN PGP PUBLIC KEY BLOCK-----\x07"},
+     r"aptMirrorKey: .*control character '\\x07'"),
+    ("mirror-space", {"package_source": "mirror", "apt_mirror": "http://m/debian stable main"},
+     r"aptMirror: 'http://m/debian stable main' .*URL"),
+    ("mirror-dollar", {"package_source": "mirror", "apt_mirror": "http://m/$MIRROR"},
+     r"aptMirror: .*without .*\$"),
+    ("mirror-credentials", {"package_source": "mirror", "apt_mirror": "http://u:p@m/debian"},
+     r"aptMirror: .*credentials"),
+    ("mirror-scheme", {"package_source": "mirror", "apt_mirror": "ftp://m/debian"},
+     r"aptMirror: 'ftp://m/debian' .*http\(s\)://"),
+    ("mirror-bad-port", {"package_source": "mirror", "apt_mirror": "http://m:99999/debian"},
+     r"aptMirror: 'http://m:99999/debian'"),
+    ("sixteen-on-a-29", {"subnet_cidr": "10.10.0.0/29", "member_count": 16,
+                         "member_addresses": [], "vip_address": ""},
+     r"memberCount: 16 .*18 addresses are needed .*10.10.0.0/29 has 5"),
+    ("four-on-a-29", {"subnet_cidr": "10.10.0.0/29", "member_count": 4,
+                      "member_addresses": [], "vip_address": ""},
+     r"memberCount: 4 .*6 addresses are needed \(4 members, the VIP and Neutron's DHCP port\)"),
+    ("http-cidr-duplicate", {"http_allowed_cidrs": ["0.0.0.0/0", "192.0.2.0/24", "0.0.0.0/00"]},
+     r"httpAllowedCidrs\[2\]: '0.0.0.0/0' .*already httpAllowedCidrs\[0\]"),
+    ("ssh-cidr-duplicate", {"ssh_allowed_cidrs": ["192.0.2.0/24", "192.0.2.0/24"]},
+     r"sshAllowedCidrs\[1\]: '192.0.2.0/24' .*already"),
+    ("http-port-ssh", {"http_port": 22}, r"httpPort: 22 .*SSH's port"),
+    ("v6-with-v4-http-cidrs", {"subnet_cidr": "fd00:10::/64", "vip_address": "",
+                               "member_addresses": [], "floating_ip": False},
+     r"httpAllowedCidrs\[0\]: '0.0.0.0/0' .*IPv4 CIDR cannot reach the pair on the IPv6"),
+    ("v4-with-v6-ssh-cidr", {"ssh_allowed_cidrs": ["2001:db8::/32"]},
+     r"sshAllowedCidrs\[0\]: '2001:db8::/32' .*IPv6 CIDR cannot reach"),
+    ("dns-family", {"dns_nameservers": ["2001:db8::53"]},
+     r"dnsNameservers\[0\]: '2001:db8::53' .*IPv6 DNS server on the IPv4 subnet"),
+    ("dns-duplicate", {"dns_nameservers": ["192.0.2.53", "192.0.2.53"]},
+     r"dnsNameservers\[1\]: '192.0.2.53' .*once"),
+    ("dns-too-many", {"dns_nameservers": [f"192.0.2.{i}" for i in range(1, 7)]},
+     r"dnsNameservers: .*at most 5"),
+    ("advert-nan", {"advert_interval": float("nan")}, r"advertInterval: nan .*0.01 to 40.95"),
+    ("advert-inf", {"advert_interval": "inf"}, r"advertInterval: 'inf' .*0.01 to 40.95"),
+    ("advert-v2-inf", {"vrrp_version": 2, "advert_interval": float("inf")},
+     r"advertInterval: inf .*whole seconds"),
+    ("advert-huge", {"advert_interval": "1e400"}, r"advertInterval: '1e400'"),
+    ("member-count-nan", {"member_count": float("nan")}, r"memberCount: nan .*whole number"),
+    ("mirror-private-key", {"package_source": "mirror", "apt_mirror": "http://m/debian",
+                            "apt_mirror_key": "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlFgE\n"
+                                              "-----END PGP PRIVATE KEY BLOCK-----\n"},
+     r"aptMirrorKey: .*private key block"),
+    ("image-control", {"image": "debian\u202e21-nepo"}, r"image: .*control character"),
+    ("key-pair-pattern", {"key_pair": "me; rm -rf /"}, r"keyPair: 'me; rm -rf /' .*Nova key pair"),
+    ("network-id-pattern", {"existing_network_id": "net id", "existing_subnet_id": "s"},
+     r"existingNetworkId: 'net id' .*OpenStack ID"),
+    ("interface-newline", {"interface": "eth0\n"}, r"interface: 'eth0\\n' .*control"),
+    ("check-address-zone", {"check_address": "fe80::1%eth0"},
+     r"checkAddress: 'fe80::1%eth0' .*without a zone"),
 ]
 
 
@@ -147,3 +221,15 @@ def test_ipv6_pair_is_valid_and_uses_ipv6_rules() -> None:
     vrrp_rule = mocks.named("v6-vrrp-in")
     assert vrrp_rule.inputs["ethertype"] == "IPv6"
     assert mocks.named("v6-node-1").inputs["userData"].count("fd00:10::200/128 dev") == 1
+
+
+def test_a_setting_added_later_is_refused_control_characters_too(monkeypatch: Any) -> None:
+    """The guard runs over every setting's text before any one is parsed."""
+    from components import settings as module
+
+    monkeypatch.setitem(module.DEFAULTS, "health_check_path", "/")
+    with pytest.raises(VrrpPairConfigError,
+                       match=r"healthCheckPath: '/\\nx' .*control character '\\n'"):
+        parse_settings("vrrp", {**RECIPE_ARGS, "health_check_path": "/\nx"})
+    with pytest.raises(VrrpPairConfigError, match=r"dnsNameservers\[1\]: .*'\\x1b'"):
+        parse_settings("vrrp", {**RECIPE_ARGS, "dns_nameservers": ["192.0.2.1", "\x1b"]})

@@ -24,8 +24,12 @@ def test_existing_subnet_without_gateway_ip_has_no_gateway_check() -> None:
     args = {**VARIANTS["recipe-default"], "existing_network_id": "n", "existing_subnet_id": "s",
             "floating_ip": False}
     user_data = next(iter(rendered_user_data(args).values()))
-    assert "check_gateway" not in written_files(user_data)[render.KEEPALIVED_CONF]["content"]
+    conf = written_files(user_data)[render.KEEPALIVED_CONF]["content"]
+    assert "check_gateway" not in conf
     assert render.GATEWAY_SCRIPT not in written_files(user_data)
+    # The optional block leaves the next one on a line of its own (it was
+    # "}vrrp_instance vrrp_vip {": found by the property tests).
+    assert "}\n\nvrrp_instance " in conf
 
 
 def test_mirror_uses_a_signed_by_keyring_and_sets_internet_sources_aside() -> None:
