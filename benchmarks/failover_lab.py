@@ -68,9 +68,8 @@ if str(ROOT) not in sys.path:
 from tests.lab.lab import (  # noqa: E402
     Lab,
     LabError,
+    LongLived,
     Member,
-    Probe,
-    Sample,
     with_keepalived_conf,
 )
 from tests.lab.render import KEEPALIVED_CONF, MemberFiles, pair_spec, render_pairs  # noqa: E402
@@ -126,15 +125,6 @@ class Run:
     spurious: int = 0  # extra elections won by the backup (flapping)
     flapped: bool = False  # the master had already changed before the failure
     long_lived: LongLived | None = None
-
-
-@dataclass
-class LongLived:
-    """What the long-lived keep-alive client saw around the failure at t0."""
-
-    broke_after: float | None  # t0 -> the request on the old connection that failed
-    how: str                   # reset, eof, timeout, refused, ... or "kept" (no break)
-    served_again_after: float | None  # t0 -> first answer on a later connection
 
 
 @dataclass
@@ -234,46 +224,13 @@ def one_run(members: list[MemberFiles], scenario: str, watch_cap: float = WATCH_
                   dead_master_keeps_vip=outage.takeover is not None and old.holds_vip(),
                   spurious=max(spurious, 0), flapped=outage.before != old.name)
         if keeper is not None:
-            run.long_lived = wait_long_lived(keeper, t0)
+            run.long_lived = keeper.wait_long_lived(t0, LONG_LIVED_WATCH)
         if scenario == "port blocked" and outage.takeover is not None:
             t1 = time.monotonic()
             old.unblock_port()
             time.sleep(HEAL_WATCH)
             run.heal_gap = probe.outage(t1).downtime
         return run
-
-
-def _connection(sample: Sample) -> tuple[str, int]:
-    result, _, number = sample.result.rpartition("@")
-    return result, int(number)
-
-
-def long_lived_outcome(samples: list[Sample], t0: float) -> LongLived | None:
-    """From the keep-alive client's samples: how its connection of t0 ended.
-    Times are when the client learned of it (request start + latency)."""
-    before = [s for s in samples if s.start + s.latency < t0 and s.ok]
-    if not before:
-        return None
-    _, old = _connection(before[-1])
-    after = [s for s in samples if s.start + s.latency >= t0]
-    broke = next((s for s in after if _connection(s)[1] == old and not s.ok), None)
-    again = next((s for s in after if _connection(s)[1] > old and s.ok), None)
-    return LongLived(
-        broke_after=None if broke is None else broke.start + broke.latency - t0,
-        how="kept" if broke is None else _connection(broke)[0].lstrip("!"),
-        served_again_after=None if again is None else again.start + again.latency - t0)
-
-
-def wait_long_lived(keeper: Probe, t0: float) -> LongLived | None:
-    """Waits (at most LONG_LIVED_WATCH) until the long-lived client's connection
-    broke and a new one was answered."""
-    deadline = time.monotonic() + LONG_LIVED_WATCH
-    while True:
-        outcome = long_lived_outcome(keeper.snapshot(), t0)
-        if (outcome is None or outcome.served_again_after is not None
-                or time.monotonic() >= deadline):
-            return outcome
-        time.sleep(0.1)
 
 
 def idle_check(members: list[MemberFiles], seconds: float) -> tuple[int, int, float]:

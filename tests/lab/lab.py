@@ -727,6 +727,21 @@ class Outage:
     failures: int
 
 
+@dataclass(frozen=True)
+class LongLived:
+    """What a long-lived keep-alive client (Probe with persistent=True) saw around a
+    failure at t0; times are when the client learned of it (request start + latency)."""
+
+    broke_after: float | None  # t0 -> the failed request on the connection of t0
+    how: str                   # reset, eof, timeout, refused, ... or "kept" (no break)
+    served_again_after: float | None  # t0 -> first answer on a later connection
+
+
+def _connection(sample: Sample) -> tuple[str, int]:
+    result, _, number = sample.result.rpartition("@")
+    return result, int(number)
+
+
 class Probe:
     """Runs probe.py in the client namespace and collects its samples."""
 
@@ -797,6 +812,32 @@ class Probe:
                           diagnose=lambda: self.lab.diagnose() + "\nlast samples: "
                           + repr([(round(s.start, 3), s.result) for s in self.snapshot()[-8:]]))
 
+    def long_lived(self, t0: float) -> LongLived | None:
+        """How the persistent client's connection of t0 ended (None: no answer before t0)."""
+        samples = self.snapshot()
+        before = [s for s in samples if s.start + s.latency < t0 and s.ok]
+        if not before:
+            return None
+        _, old = _connection(before[-1])
+        after = [s for s in samples if s.start + s.latency >= t0]
+        broke = next((s for s in after if _connection(s)[1] == old and not s.ok), None)
+        again = next((s for s in after if _connection(s)[1] > old and s.ok), None)
+        return LongLived(
+            broke_after=None if broke is None else broke.start + broke.latency - t0,
+            how="kept" if broke is None else _connection(broke)[0].lstrip("!"),
+            served_again_after=None if again is None else again.start + again.latency - t0)
+
+    def wait_long_lived(self, t0: float, timeout: float) -> LongLived | None:
+        """Waits (at most `timeout`) until the connection of t0 broke and a new one
+        was answered; returns what was seen by then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            outcome = self.long_lived(t0)
+            if (outcome is None or outcome.served_again_after is not None
+                    or time.monotonic() >= deadline):
+                return outcome
+            time.sleep(0.1)
+
     def outage(self, t0: float, until: float | None = None) -> Outage:
         samples = [s for s in self.snapshot() if s.start >= t0 - 1.0
                    and (until is None or s.start <= until)]
@@ -830,6 +871,7 @@ def netns_leftovers(tag_prefix: str) -> list[str]:
 __all__ = [
     "Lab",
     "LabError",
+    "LongLived",
     "Member",
     "Outage",
     "Probe",
