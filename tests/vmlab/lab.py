@@ -128,6 +128,9 @@ TCG_TOLERANT: dict[str, Any] = {
     "advert_interval": 1,
     "health_check_interval": 3,
     "health_check_fall": 2,
+    # The fast web check, slowed down for an emulated guest (defaults 0.1 s / 0.25 s).
+    "web_check_interval": 0.5,
+    "web_check_timeout": 1.5,
 }
 
 

@@ -5,7 +5,7 @@ Two labs, each booted once (TCG: minutes), scenarios in file order:
     signed private apt repository in the lab namespace, on an image shaped like Debian's
     own bookworm images (deb822 apt sources, no sources.list) and without gpg; Apache
     stopped on the master; the recovered member does not take the VIP back (preemption
-    never).
+    never); the fast web check runs under systemd and sees Apache killed and hung.
   * three members with packageSource=preinstalled: the master's port down (drill), the
     master powered off, the master returning (not preempting), the next master off.
 
@@ -145,6 +145,50 @@ def test_mirror_recovered_master_does_not_preempt(mirror_pair: Any) -> None:
     assert seen["members"] == [current], seen
     assert seen["failed"] <= _tolerated(seen), seen
     assert _holders(lab) == [current]
+
+
+def test_mirror_web_check_runs_under_systemd(mirror_pair: Any) -> None:
+    """The rendered unit under the guest's systemd: active, as a dynamic user, its
+    verdict in the runtime directory keepalived tracks, keepalived ordered after it."""
+    lab, _ = mirror_pair
+    for vm in lab.vms:
+        rc, out, err = vm.exec(
+            "systemctl is-active vrrp-pair-webcheck; "
+            "ps -o uid= -p $(systemctl show -p MainPID --value vrrp-pair-webcheck); "
+            f"cat {render.WEB_CHECK_STATE}; "
+            "systemctl show -p After --value keepalived", timeout=60)
+        assert rc == 0, err
+        active, uid, verdict, after = [line.strip() for line in out.splitlines()]
+        assert active == "active", out
+        assert uid.isdigit() and int(uid) != 0, f"{vm.name}: the web check runs as {uid}"
+        assert verdict == "0", f"{vm.name}: verdict {verdict!r}\n{out}"
+        assert "vrrp-pair-webcheck.service" in after.split(), out
+
+
+def _journal_has(lab: Lab, name: str, text: str) -> bool:
+    rc, out, _ = lab.vm(name).exec("journalctl -u vrrp-pair-webcheck -o cat --no-pager",
+                                   timeout=60)
+    return rc == 0 and text in out
+
+
+def test_mirror_apache_killed_on_master_moves_the_vip(mirror_pair: Any) -> None:
+    lab, _ = mirror_pair
+    _wait_backup(lab, next(vm.name for vm in lab.vms if vm.name != lab.who_serves()))
+    result = scenarios.apache_killed(lab)
+    _record("mirror_apache_killed", result)
+    assert result["new_master"] not in (None, result["old_master"])
+    assert result["downtime_seconds"] <= MAX_DOWNTIME, result
+    assert _journal_has(lab, result["old_master"], "FAILED: Apache's main process")
+
+
+def test_mirror_apache_hung_on_master_moves_the_vip(mirror_pair: Any) -> None:
+    lab, _ = mirror_pair
+    _wait_backup(lab, next(vm.name for vm in lab.vms if vm.name != lab.who_serves()))
+    result = scenarios.apache_hung(lab)
+    _record("mirror_apache_hung", result)
+    assert result["new_master"] not in (None, result["old_master"])
+    assert result["downtime_seconds"] <= MAX_DOWNTIME, result
+    assert _journal_has(lab, result["old_master"], "FAILED: no answer within")
 
 
 # --- packageSource=preinstalled: three members -----------------------------------------
