@@ -6,12 +6,19 @@ does the fast part: it asks the local web server for its page every --interval
 seconds and writes its verdict to --state, a file keepalived watches
 (`track_file`, weight 0): "0" while Apache answers, "1" once it does not.
 
-- A request that is refused, reset or answered with a status >= 400 fails at once;
-  one that gets no answer within --timeout seconds fails then (a hung server:
-  connections accepted but never answered).
+- A request starts every --interval seconds on a fresh connection, whether or not
+  earlier ones are answered. One that is refused, reset or answered with a status
+  >= 400 fails at once. One that gets no answer within --timeout seconds fails
+  then (a hung server: connections accepted, never answered), unless a request
+  started after it has been answered meanwhile: Apache's graceful restart (daily,
+  by logrotate) can leave a single connection unanswered while it serves the
+  others, and that is no reason to move the VIP.
 - Apache's main process (the PID in --pidfile) is watched through a pidfd: its
   exit is a failure the moment it happens, with no request needed. The pidfile
   names this host's own Apache, never another process of the same name.
+- Apache rewrites its pidfile at a graceful restart (`apachectl graceful`, daily by
+  logrotate) and takes new connections only up to a second later: for 2 s after
+  that, a request that gets no answer does not count.
 - --fall failed requests in a row mark the server failed, --rise good ones healthy
   again; the first verdict after start is written at once.
 - On SIGTERM/SIGINT the state file is removed (keepalived reads a missing file as
@@ -34,6 +41,8 @@ import time
 from urllib.parse import urlsplit
 
 USER_AGENT = "vrrp-pair-webcheck"
+REQUEST_CAP = 16  # requests outstanding at once (a hung server answers none)
+RESTART_GRACE = 2.0  # seconds after a graceful restart of Apache (see MainProcess)
 
 
 class Failure(Exception):
@@ -46,35 +55,60 @@ class Failure(Exception):
 
 
 class MainProcess:
-    """Apache's main process, named by its pidfile, watched through a pidfd."""
+    """Apache's main process, named by its pidfile, watched through a pidfd.
+
+    Apache rewrites its pidfile (same PID, new file) at every graceful restart
+    (`apachectl graceful`, as logrotate does daily). Until an old child exits, or for
+    up to a second, no new child takes connections then: new connections wait. That
+    is expected, so for RESTART_GRACE seconds after such a rewrite a request that
+    gets no answer does not count (refusals, errors and an exit still do)."""
 
     def __init__(self, pidfile: str) -> None:
         self.pidfile = pidfile
         self.pid: int | None = None
         self.fd: int | None = None
+        self.stamp: tuple[int, int] | None = None
+        self.restarted_at = float("-inf")
+
+    def _read(self) -> tuple[int, tuple[int, int]] | None:
+        try:
+            with open(self.pidfile) as handle:
+                stat = os.fstat(handle.fileno())
+                pid = int(handle.read().strip() or "0")
+        except (FileNotFoundError, ValueError):
+            return None
+        return (pid, (stat.st_ino, stat.st_mtime_ns)) if pid > 0 else None
 
     def refresh(self) -> None:
-        """Opens a pidfd on the process the pidfile names, when not watching one.
+        """Opens a pidfd on the process the pidfile names, when not watching one, and
+        notes a graceful restart of the one it watches.
 
         No pidfile: nothing to watch (a clean stop removes it; HTTP decides).
         A pidfile whose process is gone (left behind by a kill): a failure."""
-        if self.fd is not None or not self.pidfile:
+        if not self.pidfile:
             return
-        try:
-            with open(self.pidfile) as handle:
-                pid = int(handle.read().strip() or "0")
-        except (FileNotFoundError, ValueError):
+        seen = self._read()
+        if seen is None:
             return
-        if pid <= 0:
+        pid, stamp = seen
+        if self.fd is not None:
+            if pid == self.pid and stamp != self.stamp:
+                self.restarted_at = time.monotonic()
+                print(f"web check: Apache restarted gracefully (pid {pid}); no answer is no "
+                      f"failure for {RESTART_GRACE:g} s", flush=True)
+            self.stamp = stamp
             return
         try:
             self.fd = os.pidfd_open(pid)
-            self.pid = pid
+            self.pid, self.stamp = pid, stamp
         except ProcessLookupError:
             raise Failure(f"Apache's main process {pid} (from {self.pidfile}) is gone",
                           immediate=True) from None
         except (AttributeError, OSError):
             self.fd = None  # no pidfd support: the HTTP check alone decides
+
+    def restarting(self) -> bool:
+        return time.monotonic() - self.restarted_at < RESTART_GRACE
 
     def exited(self) -> Failure:
         pid = self.pid
@@ -87,61 +121,136 @@ class MainProcess:
         self.fd, self.pid = None, None
 
 
-def check(host: str, port: int, path: str, timeout: float, main: MainProcess) -> None:
-    """One GET on a fresh connection; raises Failure. Readiness is looked at before
-    the clock, so a checker that was not scheduled for a while does not mistake its
-    own delay for a slow server."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    deadline = time.monotonic() + timeout
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
-    selector = selectors.DefaultSelector()
-    try:
-        if main.fd is not None:
-            selector.register(main.fd, selectors.EVENT_READ, "main")
-        code = sock.connect_ex((host, port))
+
+
+class Request:
+    """One GET on a fresh non-blocking connection."""
+
+    def __init__(self, host: str, port: int, path: str, started: float) -> None:
+        self.started = started
+        self.reply = b""
+        self.sent = False
+        self.payload = (f"GET {path} HTTP/1.0\r\nHost: {host}\r\n"
+                        f"User-Agent: {USER_AGENT}\r\n\r\n").encode()
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                  socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        code = self.sock.connect_ex((host, port))
         if code not in (0, errno.EINPROGRESS):
+            self.sock.close()
             raise Failure(f"connect: {os.strerror(code)}")
-        request = (f"GET {path} HTTP/1.0\r\nHost: {host}\r\n"
-                   f"User-Agent: {USER_AGENT}\r\n\r\n").encode()
-        selector.register(sock, selectors.EVENT_WRITE, "sock")
-        connected = False
-        reply = b""
-        while True:
-            events = selector.select(max(0.0, deadline - time.monotonic()))
-            if not events:
-                if time.monotonic() >= deadline:
-                    raise Failure(f"no answer within {timeout:g} s")
-                continue
-            for key, _ in events:
-                if key.data == "main":
-                    raise main.exited()
-            if not connected:
-                code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if code:
-                    raise Failure(f"connect: {os.strerror(code)}")
-                try:
-                    sock.sendall(request)  # a few dozen bytes: fits any send buffer
-                except OSError as error:
-                    raise Failure(f"send: {error.strerror}") from None
-                connected = True
-                selector.modify(sock, selectors.EVENT_READ, "sock")
-                continue
+
+    def advance(self) -> bool:
+        """Called when the socket is ready: True once the answer is complete and good;
+        raises Failure for a bad one; False while more is to come."""
+        if not self.sent:
+            code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise Failure(f"connect: {os.strerror(code)}")
             try:
-                chunk = sock.recv(65536)
+                self.sock.sendall(self.payload)  # a few dozen bytes: fit any buffer
             except OSError as error:
-                raise Failure(f"receive: {error.strerror}") from None
-            reply += chunk
-            if not chunk or b"\r\n" in reply:
-                break
-        status = reply.split(b"\r\n", 1)[0].split()
+                raise Failure(f"send: {error.strerror}") from None
+            self.sent = True
+            return False
+        try:
+            chunk = self.sock.recv(65536)
+        except OSError as error:
+            raise Failure(f"receive: {error.strerror}") from None
+        self.reply += chunk
+        if chunk and len(self.reply) <= 65536:
+            return False  # the server closes when the (HTTP/1.0) answer is complete
+        status = self.reply.split(b"\r\n", 1)[0].split()
         if len(status) < 2 or not status[1].isdigit():
-            raise Failure(f"no HTTP status line: {reply[:40]!r}")
+            raise Failure(f"no HTTP status line: {self.reply[:40]!r}")
         if int(status[1]) >= 400:
             raise Failure(f"HTTP status {int(status[1])}")
-    finally:
-        selector.close()
-        sock.close()
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Prober:
+    """Starts a request every interval and turns what happens into results.
+
+    Readiness is looked at before the clock, so a checker that was not scheduled for
+    a while does not mistake its own delay for a slow server."""
+
+    def __init__(self, host: str, port: int, path: str, interval: float, timeout: float,
+                 main: MainProcess) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.interval, self.timeout, self.main = interval, timeout, main
+        self.selector = selectors.DefaultSelector()
+        self.requests: list[Request] = []
+        self.next_start = time.monotonic()
+        self.last_good_start = float("-inf")  # start time of the latest answered request
+        self.watched_fd: int | None = None
+
+    def results(self) -> list[tuple[bool, str, bool]]:
+        """Waits for something to happen; returns (ok, reason, immediate) results."""
+        self._watch_main()
+        now = time.monotonic()
+        if now >= self.next_start:
+            self.next_start = max(self.next_start + self.interval, now)
+            try:
+                self.main.refresh()
+                self._watch_main()
+                if len(self.requests) < REQUEST_CAP:
+                    request = Request(self.host, self.port, self.path, now)
+                    self.requests.append(request)
+                    self.selector.register(request.sock, selectors.EVENT_WRITE, request)
+            except Failure as failure:
+                return [(False, str(failure), failure.immediate)]
+        waits = [self.next_start] + [r.started + self.timeout for r in self.requests]
+        events = self.selector.select(max(0.0, min(waits) - time.monotonic()))
+        out: list[tuple[bool, str, bool]] = []
+        for key, _ in events:
+            if key.data == "main":
+                exited = self.main.exited()
+                self._watch_main()
+                out.append((False, str(exited), True))
+            elif key.data in self.requests:
+                out.extend(self._advance(key.data))
+        now = time.monotonic()
+        late = [r for r in self.requests if now - r.started >= self.timeout]
+        if late:
+            with contextlib.suppress(Failure):
+                self.main.refresh()  # a graceful restart just now explains the wait
+        for request in late:
+            self._drop(request)
+            # Not a failure if a request started since has been answered (this one
+            # connection was stuck), or while Apache restarts gracefully.
+            if self.last_good_start < request.started and not self.main.restarting():
+                out.append((False, f"no answer within {self.timeout:g} s", False))
+        return out
+
+    def _advance(self, request: Request) -> list[tuple[bool, str, bool]]:
+        try:
+            if not request.advance():
+                if request.sent:
+                    self.selector.modify(request.sock, selectors.EVENT_READ, request)
+                return []
+            self.last_good_start = max(self.last_good_start, request.started)
+            result = (True, "answered", False)
+        except Failure as failure:
+            result = (False, str(failure), False)
+        self._drop(request)
+        return [result]
+
+    def _watch_main(self) -> None:
+        if self.watched_fd == self.main.fd:
+            return
+        if self.watched_fd is not None:
+            self.selector.unregister(self.watched_fd)
+        if self.main.fd is not None:
+            self.selector.register(self.main.fd, selectors.EVENT_READ, "main")
+        self.watched_fd = self.main.fd
+
+    def _drop(self, request: Request) -> None:
+        self.requests.remove(request)
+        self.selector.unregister(request.sock)
+        request.close()
 
 
 class Verdict:
@@ -185,6 +294,7 @@ def run(args: argparse.Namespace) -> int:
     path = parts.path or "/"
     main = MainProcess(args.pidfile)
     verdict = Verdict(args.state, args.fall, args.rise)
+    prober = Prober(host, port, path, args.interval, args.timeout, main)
 
     def stop(_signum: int, _frame: object) -> None:
         raise SystemExit(0)
@@ -194,26 +304,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"web check: {args.url} every {args.interval:g} s, timeout {args.timeout:g} s, "
           f"fall {args.fall}, rise {args.rise}, main process from {args.pidfile or '-'}, "
           f"verdict in {args.state}", flush=True)
-    next_check = time.monotonic()
     try:
         while True:
-            try:
-                main.refresh()
-                check(host, port, path, args.timeout, main)
-                verdict.record(True, "answered")
-            except Failure as failure:
-                verdict.record(False, str(failure), at_once=failure.immediate)
-            next_check = max(next_check + args.interval, time.monotonic())
-            # Sleep until the next request, but wake at once if the main process exits.
-            while (wait := next_check - time.monotonic()) > 0:
-                if main.fd is None:
-                    time.sleep(wait)
-                    break
-                with selectors.DefaultSelector() as selector:
-                    selector.register(main.fd, selectors.EVENT_READ)
-                    if selector.select(wait):
-                        verdict.record(False, str(main.exited()), at_once=True)
-                        break
+            for ok, reason, immediate in prober.results():
+                verdict.record(ok, reason, at_once=immediate)
     finally:
         verdict.withdraw()
         main.close()

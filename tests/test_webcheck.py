@@ -149,3 +149,73 @@ def test_refused_connections_fail_within_one_interval(site: Site) -> None:
     site.start_checker("--pidfile", "")  # nothing listens; no pidfile to watch
     _wait(lambda: site.verdict() == "1", 10, "refused to fail")
     assert "Connection refused" in site.log.read_text()
+
+
+def test_one_unanswered_connection_among_answered_ones_is_no_failure(tmp_path: Path) -> None:
+    """Apache's graceful restart can leave one connection unanswered while it serves
+    the next ones (seen in the lab): the verdict stays healthy. All unanswered is a hang."""
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        count = 0
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            count += 1
+            if count in (5, 9):
+                held.append(conn)  # accepted, never answered
+                continue
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nnode\n")
+            conn.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    state, log = tmp_path / "web-health", tmp_path / "webcheck.log"
+    checker = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--url", f"http://127.0.0.1:{port}/", "--interval",
+         str(INTERVAL), "--timeout", str(TIMEOUT), "--state", str(state)],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait(lambda: state.exists(), 10, "the first verdict")
+        time.sleep(1.5)
+        assert len(held) == 2, "the server held two connections"
+        assert state.read_text().strip() == "0", log.read_text()
+        assert "FAILED" not in log.read_text()
+    finally:
+        os.killpg(checker.pid, signal.SIGKILL)
+        checker.wait(timeout=10)
+        stop.set()
+        server.join(timeout=5)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_a_rewritten_pidfile_is_a_graceful_restart_and_its_wait_is_not_counted(
+        site: Site) -> None:
+    """Apache rewrites its pidfile (same PID) at a graceful restart and may take a
+    second to take new connections: for 2 s no answer is no failure; a hang that
+    outlasts that is one."""
+    site.start_server()
+    site.start_checker()
+    _wait(lambda: site.verdict() == "0", 10, "healthy")
+    assert site.server is not None
+    os.killpg(site.server.pid, signal.SIGSTOP)
+    rewritten = site.root / "apache2.pid.new"
+    rewritten.write_text(f"{site.server.pid}\n")
+    rewritten.replace(site.pidfile)  # a new file with the same PID, as Apache writes it
+    started = time.monotonic()
+    time.sleep(1.0)
+    assert site.verdict() == "0", site.log.read_text()
+    took = _wait(lambda: site.verdict() == "1", 10, "the hang to count after the grace")
+    assert 1.5 < time.monotonic() - started < 2.0 + TIMEOUT + 1.5, took
+    assert "Apache restarted gracefully" in site.log.read_text()

@@ -214,8 +214,8 @@ class Member:
             for name in ("mpm_event", "authz_core", "dir", "mime", "setenvif"))
         return f"""# Lab Apache for {self.name}: a self-contained root; the member's rendered
 # ports.conf and site are included unchanged. The pidfile is at Debian's path
-# ({APACHE_RUN_DIR} is this member's {root}/run, bind-mounted), keep-alive as in
-# Debian's apache2.conf.
+# ({APACHE_RUN_DIR} is this member's {root}/run, bind-mounted), keep-alive and the
+# event MPM's limits as in Debian's apache2.conf and mpm_event.conf.
 ServerRoot {root}
 ServerName {self.name}
 Define APACHE_LOG_DIR {root}/logs
@@ -234,10 +234,15 @@ KeepAlive On
 MaxKeepAliveRequests 100
 KeepAliveTimeout 5
 Timeout 5
-StartServers 1
-ServerLimit 2
+# Debian's mpm_event.conf (a smaller ServerLimit filled the scoreboard when graceful
+# restarts left children finishing keep-alive connections, and Apache stopped answering)
+StartServers 2
+MinSpareThreads 25
+MaxSpareThreads 75
+ThreadLimit 64
 ThreadsPerChild 25
-MaxRequestWorkers 50
+MaxRequestWorkers 150
+MaxConnectionsPerChild 0
 <Directory />
     AllowOverride None
     Require all denied
@@ -312,6 +317,14 @@ Include {root}/sites/000-default.conf
 
     def kill_apache(self) -> None:
         self.stop_apache(signal.SIGKILL)
+
+    def reload_apache(self) -> None:
+        """A graceful restart (`apachectl graceful`, what logrotate's postrotate
+        does every day): SIGUSR1 to the main process, which stays."""
+        pid = self.apache_pid()
+        if pid is None:
+            raise LabError(f"Apache of {self.name} is not running")
+        os.kill(pid, signal.SIGUSR1)
 
     def hang_apache(self) -> None:
         """SIGSTOP to every process of this member's Apache (found by its pidfile,

@@ -242,6 +242,31 @@ def test_each_web_check_watches_its_own_apache(make_lab):
     assert lab.vip_holders() == [N1]
 
 
+def test_a_graceful_apache_restart_moves_nothing(make_lab):
+    """logrotate reloads Apache every day (graceful restart: the main process stays
+    and rewrites its pidfile, its children are replaced). Apache's event MPM then
+    starts new children only once an old one exits, or a second later: new
+    connections may wait up to about a second (seen here with any steady traffic, and
+    not a reason to move the VIP). The web check sees the rewritten pidfile and does
+    not count that wait: no FAULT, no failover, the master keeps serving."""
+    lab = make_lab(pair_spec())
+    master = lab.member(N1)
+    with lab.probe() as probe:
+        probe.wait_for(N1, 0, 10)
+        t0 = time.monotonic()
+        for _ in range(3):
+            master.reload_apache()
+            time.sleep(3)
+        outage = probe.outage(t0)
+    assert outage.takeover is None and outage.served_by == N1, outage
+    assert outage.downtime < 2.0, outage  # Apache's own wait, about a second at most
+    log = master.web_check_log()
+    assert log.count("Apache restarted gracefully") == 3, log
+    assert "FAILED" not in log, log
+    assert "FAULT" not in master.keepalived_log()
+    assert lab.vip_holders() == [N1]
+
+
 def test_a_stopped_web_check_leaves_keepalived_s_own_check_in_charge(make_lab):
     """The checker stopped (SIGTERM) withdraws its verdict: nothing moves. Apache
     stopped then is still caught, by keepalived's whole-second check."""
