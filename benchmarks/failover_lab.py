@@ -229,7 +229,8 @@ def one_run(members: list[MemberFiles], scenario: str, watch_cap: float = WATCH_
             t1 = time.monotonic()
             old.unblock_port()
             time.sleep(HEAL_WATCH)
-            run.heal_gap = probe.outage(t1).downtime
+            # From just before the unblock: the failover's own gap is not a heal gap.
+            run.heal_gap = probe.outage(t1, lookback=0.1).downtime
         return run
 
 

@@ -851,8 +851,10 @@ class Probe:
                 return outcome
             time.sleep(0.1)
 
-    def outage(self, t0: float, until: float | None = None) -> Outage:
-        samples = [s for s in self.snapshot() if s.start >= t0 - 1.0
+    def outage(self, t0: float, until: float | None = None, lookback: float = 1.0) -> Outage:
+        """What the client saw from `lookback` seconds before t0 (to find who
+        answered before it) until `until`."""
+        samples = [s for s in self.snapshot() if s.start >= t0 - lookback
                    and (until is None or s.start <= until)]
         ok = [s for s in samples if s.ok]
         before = [s for s in ok if s.start < t0]
