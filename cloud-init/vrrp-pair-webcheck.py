@@ -121,13 +121,13 @@ class MainProcess:
         self.fd, self.pid = None, None
 
 
-
-
 class Request:
     """One GET on a fresh non-blocking connection."""
 
-    def __init__(self, host: str, port: int, path: str, started: float) -> None:
-        self.started = started
+    def __init__(self, host: str, port: int, path: str, started: float,
+                 timeout: float) -> None:
+        self.started, self.timeout = started, timeout
+        self.deadline = started + timeout  # from the send once sent (see advance)
         self.reply = b""
         self.sent = False
         self.payload = (f"GET {path} HTTP/1.0\r\nHost: {host}\r\n"
@@ -152,6 +152,9 @@ class Request:
             except OSError as error:
                 raise Failure(f"send: {error.strerror}") from None
             self.sent = True
+            # The server's time starts now: a checker that ran late (the connection
+            # was accepted long ago) does not blame the server for its own delay.
+            self.deadline = time.monotonic() + self.timeout
             return False
         try:
             chunk = self.sock.recv(65536)
@@ -174,8 +177,9 @@ class Request:
 class Prober:
     """Starts a request every interval and turns what happens into results.
 
-    Readiness is looked at before the clock, so a checker that was not scheduled for
-    a while does not mistake its own delay for a slow server."""
+    Readiness is looked at before the clock, and a request's timeout runs from its
+    send, so a checker that was not scheduled for a while does not mistake its own
+    delay for a slow server."""
 
     def __init__(self, host: str, port: int, path: str, interval: float, timeout: float,
                  main: MainProcess) -> None:
@@ -197,12 +201,12 @@ class Prober:
                 self.main.refresh()
                 self._watch_main()
                 if len(self.requests) < REQUEST_CAP:
-                    request = Request(self.host, self.port, self.path, now)
+                    request = Request(self.host, self.port, self.path, now, self.timeout)
                     self.requests.append(request)
                     self.selector.register(request.sock, selectors.EVENT_WRITE, request)
             except Failure as failure:
                 return [(False, str(failure), failure.immediate)]
-        waits = [self.next_start] + [r.started + self.timeout for r in self.requests]
+        waits = [self.next_start] + [r.deadline for r in self.requests]
         events = self.selector.select(max(0.0, min(waits) - time.monotonic()))
         out: list[tuple[bool, str, bool]] = []
         for key, _ in events:
@@ -213,7 +217,7 @@ class Prober:
             elif key.data in self.requests:
                 out.extend(self._advance(key.data))
         now = time.monotonic()
-        late = [r for r in self.requests if now - r.started >= self.timeout]
+        late = [r for r in self.requests if now >= r.deadline]
         if late:
             with contextlib.suppress(Failure):
                 self.main.refresh()  # a graceful restart just now explains the wait

@@ -219,3 +219,18 @@ def test_a_rewritten_pidfile_is_a_graceful_restart_and_its_wait_is_not_counted(
     took = _wait(lambda: site.verdict() == "1", 10, "the hang to count after the grace")
     assert 1.5 < time.monotonic() - started < 2.0 + TIMEOUT + 1.5, took
     assert "Apache restarted gracefully" in site.log.read_text()
+
+
+def test_a_checker_that_was_not_scheduled_does_not_blame_the_server(site: Site) -> None:
+    """The checker itself stopped for longer than its timeout (as a starved process
+    would be), the server fine: its late requests are not failures."""
+    site.start_server()
+    site.start_checker()
+    _wait(lambda: site.verdict() == "0", 10, "healthy")
+    assert site.checker is not None
+    for _ in range(5):
+        os.killpg(site.checker.pid, signal.SIGSTOP)
+        time.sleep(TIMEOUT * 2)
+        os.killpg(site.checker.pid, signal.SIGCONT)
+        time.sleep(0.2)
+    assert site.verdict() == "0" and "FAILED" not in site.log.read_text(), site.log.read_text()
