@@ -113,7 +113,8 @@ LONG_LIVED_INTERVAL = 0.1  # seconds between the long-lived client's requests
 LONG_LIVED_TIMEOUT = 3.0   # seconds each of its requests may wait
 LONG_LIVED_WATCH = LONG_LIVED_TIMEOUT + 1.5  # after the takeover, for its outcome
 # keepalived.conf lines the component added in issue 12 (real-time VRRP process).
-REALTIME_LINES = ("vrrp_rt_priority", "vrrp_no_swap", "max_auto_priority")
+REALTIME_LINES = ("vrrp_rt_priority", "vrrp_no_swap", "max_auto_priority",
+                  "vrrp_rlimit_rttime")
 
 
 @dataclass
@@ -145,7 +146,8 @@ def without_realtime(members: list[MemberFiles]) -> list[MemberFiles]:
         for line in m.files[KEEPALIVED_CONF].content.splitlines(keepends=True):
             words = line.split()
             if line.strip().startswith(("# The VRRP process runs at real-time",
-                                        "# If it still runs late")):
+                                        "# If it still runs late",
+                                        "# CPU time (microseconds) it may use")):
                 in_comment = True
             if in_comment and line.strip().startswith("#"):
                 continue

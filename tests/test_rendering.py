@@ -65,6 +65,7 @@ def test_fast_web_check_is_rendered_and_tracked_by_default() -> None:
             in conf)
     assert "    track_file {\n        web_health\n    }\n" in conf
     assert "vrrp_rt_priority 40\n" in conf and "vrrp_no_swap\n" in conf
+    assert "vrrp_rlimit_rttime 1000000\n" in conf
     unit = files[render.WEB_CHECK_UNIT]["content"]
     assert (f"ExecStart=/usr/bin/python3 {render.WEB_CHECK_SCRIPT} --url http://127.0.0.1:80/ "
             "--interval 0.1 --timeout 0.25 --fall 1 --rise 2 "
