@@ -265,7 +265,7 @@ def _seconds(setting: str, value: object, low: float, high: float,
         return 0.0
     if not low <= number <= high:
         raise _fail(setting, value, allowed)
-    return number
+    return round(number, 3)  # milliseconds: what the unit file says is what was set
 
 
 def default_priorities(count: int) -> list[int]:

@@ -82,10 +82,10 @@ def test_fast_web_check_is_rendered_and_tracked_by_default() -> None:
 
 def test_web_check_settings_reach_the_unit() -> None:
     args = {**VARIANTS["recipe-default"], "web_check_interval": "0.5",
-            "web_check_timeout": 2, "health_check_fall": 3, "health_check_rise": 4,
+            "web_check_timeout": 1.23456, "health_check_fall": 3, "health_check_rise": 4,
             "http_port": 8080}
     unit = written_files(next(iter(rendered_user_data(args).values())))[render.WEB_CHECK_UNIT]
-    assert ("--url http://127.0.0.1:8080/ --interval 0.5 --timeout 2 --fall 3 --rise 4 "
+    assert ("--url http://127.0.0.1:8080/ --interval 0.5 --timeout 1.235 --fall 3 --rise 4 "
             in unit["content"])
 
 
