@@ -5,9 +5,10 @@ Two labs, each booted once (TCG: minutes), scenarios in file order:
     signed private apt repository in the lab namespace, on an image shaped like Debian's
     own bookworm images (deb822 apt sources, no sources.list) and without gpg; Apache
     stopped on the master; the recovered member does not take the VIP back (preemption
-    never); the fast web check runs under systemd and sees Apache killed and hung.
-  * three members with packageSource=preinstalled: the master's port down (drill), the
-    master powered off, the master returning (not preempting), the next master off.
+    never).
+  * three members with packageSource=preinstalled: the fast web check under systemd, Apache
+    killed and hung on the master (drills), the master's port down (drill), the master
+    powered off, the master returning (not preempting), the next master off.
 
 Run: VMLAB=1 .venv/bin/python -m pytest -v -s tests/vmlab  (root; see tests/vmlab/README.md)
 """
@@ -147,10 +148,21 @@ def test_mirror_recovered_master_does_not_preempt(mirror_pair: Any) -> None:
     assert _holders(lab) == [current]
 
 
-def test_mirror_web_check_runs_under_systemd(mirror_pair: Any) -> None:
+# --- packageSource=preinstalled: three members -----------------------------------------
+
+def test_trio_boots_preinstalled_and_one_member_serves(trio: Any) -> None:
+    lab, boot = trio
+    _record("trio_boot", {k: v for k, v in boot.items() if k != "cloud_init"})
+    for name, result in boot["cloud_init"].items():
+        assert result["errors"] == [], f"{name}: cloud-init errors {result['errors']}"
+    assert not (lab.dir / "mirror.log").exists()
+    assert _holders(lab) == [boot["served_by"]]
+
+
+def test_trio_web_check_runs_under_systemd(trio: Any) -> None:
     """The rendered unit under the guest's systemd: active, as a dynamic user, its
     verdict in the runtime directory keepalived tracks, keepalived ordered after it."""
-    lab, _ = mirror_pair
+    lab, _ = trio
     for vm in lab.vms:
         rc, out, err = vm.exec(
             "systemctl is-active vrrp-pair-webcheck; "
@@ -181,25 +193,14 @@ def _web_check_moves_the_vip(lab: Lab, scenario: Any, key: str, seen: str) -> No
     assert _journal_has(lab, result["old_master"], seen)
 
 
-def test_mirror_apache_killed_on_master_moves_the_vip(mirror_pair: Any) -> None:
-    _web_check_moves_the_vip(mirror_pair[0], scenarios.apache_killed, "mirror_apache_killed",
+def test_trio_apache_killed_on_master_moves_the_vip(trio: Any) -> None:
+    _web_check_moves_the_vip(trio[0], scenarios.apache_killed, "trio_apache_killed",
                              "FAILED: Apache's main process")
 
 
-def test_mirror_apache_hung_on_master_moves_the_vip(mirror_pair: Any) -> None:
-    _web_check_moves_the_vip(mirror_pair[0], scenarios.apache_hung, "mirror_apache_hung",
+def test_trio_apache_hung_on_master_moves_the_vip(trio: Any) -> None:
+    _web_check_moves_the_vip(trio[0], scenarios.apache_hung, "trio_apache_hung",
                              "FAILED: no answer within")
-
-
-# --- packageSource=preinstalled: three members -----------------------------------------
-
-def test_trio_boots_preinstalled_and_one_member_serves(trio: Any) -> None:
-    lab, boot = trio
-    _record("trio_boot", {k: v for k, v in boot.items() if k != "cloud_init"})
-    for name, result in boot["cloud_init"].items():
-        assert result["errors"] == [], f"{name}: cloud-init errors {result['errors']}"
-    assert not (lab.dir / "mirror.log").exists()
-    assert _holders(lab) == [boot["served_by"]]
 
 
 def test_trio_master_port_down_moves_the_vip(trio: Any) -> None:
