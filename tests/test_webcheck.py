@@ -101,7 +101,7 @@ def test_healthy_then_hung_then_resumed(site: Site) -> None:
     assert site.server is not None
     os.killpg(site.server.pid, signal.SIGSTOP)  # connections queue, nobody answers
     took = _wait(lambda: site.verdict() == "1", 10, "the hang to be seen")
-    assert took < INTERVAL + TIMEOUT + 1.0, took  # generous: a busy CI machine
+    assert took < INTERVAL + TIMEOUT + 2.0, took  # generous: a busy CI machine
     os.killpg(site.server.pid, signal.SIGCONT)
     _wait(lambda: site.verdict() == "0", 10, "healthy again after rise 2")
     log = site.log.read_text()
@@ -117,7 +117,7 @@ def test_main_process_exit_is_seen_through_its_pidfd(site: Site) -> None:
     assert site.server is not None
     os.killpg(site.server.pid, signal.SIGKILL)
     took = _wait(lambda: site.verdict() == "1", 5, "the exit to be seen")
-    assert took < 1.0, took
+    assert took < 2.0, took  # the next request is 30 s away: only the pidfd is that fast
     assert f"main process {site.server.pid} exited" in site.log.read_text()
 
 
