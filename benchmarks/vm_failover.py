@@ -13,6 +13,8 @@ from the lab's apt repository).
 On the labs of `--failover-sources` it repeats every scenario `--runs` times per
 boot, timed from the client namespace:
   apache-stopped  Apache stopped on the master (failover_check drill)
+  apache-killed   every Apache process of the master SIGKILLed (systemctl kill)
+  apache-hung     every Apache process of the master SIGSTOPped, then resumed
   port-down       the master's tap down on the bridge (failover_check drill)
   power-off       QEMU of the master quits; then it boots again and its return
                   to BACKUP is timed as "rejoin" (the VIP stays: preemption never)
@@ -20,7 +22,7 @@ boot, timed from the client namespace:
 Baseline for the failover numbers, measured in the same run: the same rendered
 keepalived/Apache settings in the network-namespace lab (no VM, no emulation;
 benchmarks/failover_lab.py's `vm-settings` profile): port blocked, Apache stopped,
-link down (the closest to a powered-off master: its adverts stop).
+killed and hung, link down (the closest to a powered-off master: its adverts stop).
 
 Also QEMU's peak resident memory per VM (guest RAM VMLAB_MEMORY, TCG cache
 VMLAB_TB_SIZE). Prints min/median/max per row. Needs root; see tests/vmlab/README.md.
@@ -44,6 +46,7 @@ from tests.vmlab.lab import MEMORY_MIB, TB_SIZE_MIB, Lab, log
 
 # The namespace-lab scenario that stands in for each VM scenario.
 BASELINE = {"port-down": "port blocked", "apache-stopped": "Apache stopped",
+            "apache-killed": "Apache killed", "apache-hung": "Apache hung",
             "power-off": "link down"}
 BASELINE_WATCH = 20.0  # seconds; a 3 s x 2 health check needs more than the lab's 8 s
 
@@ -79,6 +82,8 @@ def failover_runs(lab: Lab, runs: int, samples: Samples, label: str) -> None:
     for run in range(runs):
         log(f"{label}: run {run + 1}/{runs}")
         for name, scenario in (("apache-stopped", scenarios.apache_stopped),
+                               ("apache-killed", scenarios.apache_killed),
+                               ("apache-hung", scenarios.apache_hung),
                                ("port-down", scenarios.nic_down)):
             samples.add(f"{label}: {name} downtime (s)", scenario(lab).get("downtime_seconds"))
             _settle(lab)
@@ -110,7 +115,8 @@ def baseline(runs: int, samples: Samples) -> None:
     members = failover_lab.profile_members("vm-settings", 0.0)
     for vm_scenario, lab_scenario in BASELINE.items():
         for run in range(runs):
-            result = failover_lab.one_run(members, lab_scenario, watch_cap=BASELINE_WATCH)
+            result = failover_lab.one_run(members, lab_scenario, watch_cap=BASELINE_WATCH,
+                                          long_lived=False)
             log(f"baseline {lab_scenario} run {run + 1}/{runs}: takeover {result.takeover}")
             samples.add(f"baseline, namespaces, no VM: {vm_scenario} downtime (s)",
                         result.downtime if result.takeover is not None else None)

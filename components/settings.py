@@ -52,6 +52,9 @@ SSH_PORT = 22
 MAX_DNS_NAMESERVERS = 5
 # Nova's API takes user_data base64-encoded, at most 65535 characters (49149 bytes).
 NOVA_USER_DATA_LIMIT = 65535
+# The fast web check (vrrp-pair-webcheck): 0 turns it off.
+WEB_CHECK_INTERVAL_MIN, WEB_CHECK_INTERVAL_MAX = 0.02, 60.0
+WEB_CHECK_TIMEOUT_MIN, WEB_CHECK_TIMEOUT_MAX = 0.05, 60.0
 
 
 class VrrpPairConfigError(ValueError):
@@ -96,6 +99,8 @@ class Settings:
     health_check_interval: int
     health_check_fall: int
     health_check_rise: int
+    web_check_interval: float
+    web_check_timeout: float
     interface: str
     package_source: str
     apt_mirror: str
@@ -164,7 +169,7 @@ DEFAULTS: dict[str, Any] = {
     "http_allowed_cidrs": [],
     "ssh_allowed_cidrs": [],
     "vrrp_version": 3,
-    "advert_interval": 0.2,
+    "advert_interval": 0.1,
     "virtual_router_id": 0,
     "priorities": [],
     "preemption": "never",
@@ -172,6 +177,8 @@ DEFAULTS: dict[str, Any] = {
     "health_check_interval": 1,
     "health_check_fall": 1,
     "health_check_rise": 2,
+    "web_check_interval": 0.1,
+    "web_check_timeout": 0.25,
     "interface": "auto",
     "package_source": "internet",
     "apt_mirror": "",
@@ -312,6 +319,18 @@ def _advert_interval(version: int, value: object) -> float:
     if abs(centis - number * 100) > 1e-6:
         raise _fail(setting, value, allowed)
     return centis / 100
+
+
+def _seconds(setting: str, value: object, low: float, high: float,
+             off: bool = False) -> float:
+    allowed = (f"expected seconds from {low:g} to {high:g}" + (", or 0 to turn it off" if off
+                                                                else ""))
+    number = _finite_number(setting, value, allowed)
+    if off and number == 0:
+        return 0.0
+    if not low <= number <= high:
+        raise _fail(setting, value, allowed)
+    return round(number, 3)  # milliseconds: what the unit file says is what was set
 
 
 def default_priorities(count: int) -> list[int]:
@@ -579,6 +598,10 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
     health_check_interval = _int("healthCheckInterval", values["health_check_interval"], 1, 60)
     health_check_fall = _int("healthCheckFall", values["health_check_fall"], 1, 10)
     health_check_rise = _int("healthCheckRise", values["health_check_rise"], 1, 10)
+    web_check_interval = _seconds("webCheckInterval", values["web_check_interval"],
+                                  WEB_CHECK_INTERVAL_MIN, WEB_CHECK_INTERVAL_MAX, off=True)
+    web_check_timeout = _seconds("webCheckTimeout", values["web_check_timeout"],
+                                 WEB_CHECK_TIMEOUT_MIN, WEB_CHECK_TIMEOUT_MAX)
 
     interface = _text("interface", values["interface"])
     if interface != "auto" and (not INTERFACE_NAME.fullmatch(interface)
@@ -616,7 +639,8 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
         advert_interval=advert_interval, virtual_router_id=virtual_router_id,
         priorities=priorities, preemption=preemption, preempt_delay=preempt_delay,
         health_check_interval=health_check_interval, health_check_fall=health_check_fall,
-        health_check_rise=health_check_rise, interface=interface,
+        health_check_rise=health_check_rise, web_check_interval=web_check_interval,
+        web_check_timeout=web_check_timeout, interface=interface,
         package_source=package_source, apt_mirror=apt_mirror, apt_mirror_key=apt_mirror_key,
         smoke_check=smoke_check, failover_drill=failover_drill, check_address=check_address,
         check_deadline=check_deadline,

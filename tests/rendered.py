@@ -39,6 +39,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                            ).read_text()},
     "preinstalled-eth0-8080": {**RECIPE_ARGS, "package_source": "preinstalled",
                                "interface": "eth0", "http_port": 8080},
+    "no-web-check": {**RECIPE_ARGS, "web_check_interval": 0},
     "ipv6": {**RECIPE_ARGS, "subnet_cidr": "fd00:10::/64", "vip_address": "fd00:10::200",
              "member_addresses": ["fd00:10::4", "fd00:10::5"], "floating_ip": False,
              "http_allowed_cidrs": ["::/0"]},

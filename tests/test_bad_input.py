@@ -91,6 +91,13 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("name-bad", {"__name__": "Bad_Name"}, r"name: 'Bad_Name' .*lower-case"),
     ("unknown-setting", {"vip": "10.10.0.200"}, r"arguments: \['vip'\] .*known settings"),
     ("health-fall", {"health_check_fall": 0}, r"healthCheckFall: 0 .*from 1 to 10"),
+    ("web-check-too-often", {"web_check_interval": 0.01},
+     r"webCheckInterval: 0.01 .*from 0.02 to 60, or 0 to turn it off"),
+    ("web-check-not-number", {"web_check_interval": "often"}, r"webCheckInterval: 'often'"),
+    ("web-check-negative", {"web_check_interval": -1}, r"webCheckInterval: -1 "),
+    ("web-check-timeout-zero", {"web_check_timeout": 0},
+     r"webCheckTimeout: 0 .*from 0.05 to 60$"),
+    ("web-check-timeout-bool", {"web_check_timeout": True}, r"webCheckTimeout: True "),
     ("check-address", {"check_address": "nowhere"}, r"checkAddress: 'nowhere' .*IP address"),
     # What issue 11's attacker tried: each is refused, naming the setting.
     ("gateway-zone-shell", {"existing_network_id": "net", "existing_subnet_id": "sub",

@@ -125,6 +125,6 @@ def test_a_key_too_big_for_nova_is_refused_in_preview() -> None:
     with pytest.raises(VrrpPairConfigError,
                        match=rf"aptMirrorKey: .*over Nova's limit of {NOVA_USER_DATA_LIMIT}"):
         parse_settings("vrrp", args)
-    smaller = armor(_packets(KEY) + bytes([0xC0 | 17, 255]) + (25_000).to_bytes(4, "big")
-                    + b"\0" * 25_000)
+    smaller = armor(_packets(KEY) + bytes([0xC0 | 17, 255]) + (10_000).to_bytes(4, "big")
+                    + b"\0" * 10_000)
     assert parse_settings("vrrp", {**args, "apt_mirror_key": smaller}).apt_mirror_key == smaller

@@ -56,7 +56,15 @@ def test_user_data_writes_the_rendered_files_byte_for_byte(variant: str, member:
     assert "state MASTER" not in keepalived["content"]
     document = yaml.safe_load(user_data)
     commands = [" ".join(map(str, c)) for c in document["runcmd"]]
-    assert commands[-2:] == ["systemctl restart apache2", "systemctl restart keepalived"]
+    restarts = [c.split()[-1] for c in commands if c.startswith("systemctl restart ")]
+    # Apache first, then its fast web check (keepalived tracks its verdict file), then
+    # keepalived, so every check passes before the first election.
+    assert restarts == [*(["apache2", "vrrp-pair-webcheck"] if render.WEB_CHECK_UNIT in files
+                          else ["apache2"]), "keepalived"]
+    assert commands[-len(restarts):] == [f"systemctl restart {s}" for s in restarts]
+    if render.WEB_CHECK_UNIT in files:
+        assert commands.index("systemctl daemon-reload") < commands.index(
+            "systemctl enable apache2 vrrp-pair-webcheck keepalived")
 
 
 class MemberNamespace:

@@ -203,6 +203,14 @@ def _ints(key: str, low: int, high: int) -> Callable[[dict[str, Any]], Overrides
     return lambda args: _single(key, hostile(values))
 
 
+def _seconds(key: str, low: int, high: int) -> Callable[[dict[str, Any]], Overrides]:
+    """Fractions of a second around the setting's range, with nan/inf and text."""
+    values = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                       st.integers(low * 1000, high * 1000).map(lambda ms: ms / 1000),
+                       st.decimals(places=3).map(str))
+    return lambda args: _single(key, hostile(values))
+
+
 def _choice(key: str, allowed: list[Any]) -> Callable[[dict[str, Any]], Overrides]:
     return lambda args: _single(key, hostile(st.sampled_from(allowed)))
 
@@ -247,6 +255,8 @@ STRATEGIES: dict[str, Callable[[dict[str, Any]], Overrides]] = {
         st.floats(allow_nan=True, allow_infinity=True),
         st.integers(0, 50).map(lambda n: n / 100), st.decimals(places=3).map(str)))),
     "virtual_router_id": _ints("virtual_router_id", 0, 255),
+    "web_check_interval": _seconds("web_check_interval", 0, 100),
+    "web_check_timeout": _seconds("web_check_timeout", 0, 100),
     "priorities": lambda args: _single("priorities", st.lists(
         hostile(st.integers(0, 256)), max_size=4)),
     "preemption": _choice("preemption", ["never", "always", "delayed"]),
@@ -369,6 +379,8 @@ def _default_twin(settings: Settings) -> dict[str, Any]:
         twin["interface"] = "eth0"
     if not settings.gateway_check_address:
         twin["gateway_check"] = False
+    if not settings.web_check_interval:
+        twin["web_check_interval"] = 0
     return twin
 
 

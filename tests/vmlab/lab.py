@@ -128,6 +128,11 @@ TCG_TOLERANT: dict[str, Any] = {
     "advert_interval": 1,
     "health_check_interval": 3,
     "health_check_fall": 2,
+    # The fast web check, slowed down for an emulated guest (defaults 0.1 s / 0.25 s):
+    # each request costs the guest tens of milliseconds of emulated CPU (checker and
+    # Apache), and on a loaded host keepalived's own scripts already time out there.
+    "web_check_interval": 1,
+    "web_check_timeout": 2,
 }
 
 

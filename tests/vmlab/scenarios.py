@@ -83,6 +83,21 @@ def apache_stopped(lab: Lab) -> dict[str, Any]:
                  ctl(lab, "exec", "{member}", "systemctl start apache2"))
 
 
+def apache_killed(lab: Lab) -> dict[str, Any]:
+    """Every Apache process of the master SIGKILLed (`systemctl kill -s KILL`, as the
+    OOM killer might): the web check's pidfd sees the main process exit. systemd
+    restarts Apache (Restart=on-abort); the drill's start is a no-op then."""
+    return drill(lab, ctl(lab, "exec", "{member}", "systemctl kill -s KILL apache2"),
+                 ctl(lab, "exec", "{member}", "systemctl start apache2"))
+
+
+def apache_hung(lab: Lab) -> dict[str, Any]:
+    """Every Apache process of the master stopped (SIGSTOP): connections are accepted
+    and never answered, until the web check's timeout. Resumed once another answers."""
+    return drill(lab, ctl(lab, "exec", "{member}", "systemctl kill -s STOP apache2"),
+                 ctl(lab, "exec", "{member}", "systemctl kill -s CONT apache2"))
+
+
 def power_off_master(lab: Lab, settle: float = 60.0) -> dict[str, Any]:
     """Pulls the master's plug; measures until another member answers."""
     with Prober(lab, lab.url) as prober:

@@ -6,8 +6,9 @@ Two labs, each booted once (TCG: minutes), scenarios in file order:
     own bookworm images (deb822 apt sources, no sources.list) and without gpg; Apache
     stopped on the master; the recovered member does not take the VIP back (preemption
     never).
-  * three members with packageSource=preinstalled: the master's port down (drill), the
-    master powered off, the master returning (not preempting), the next master off.
+  * three members with packageSource=preinstalled: the fast web check under systemd, Apache
+    killed and hung on the master (drills), the master's port down (drill), the master
+    powered off, the master returning (not preempting), the next master off.
 
 Run: VMLAB=1 .venv/bin/python -m pytest -v -s tests/vmlab  (root; see tests/vmlab/README.md)
 """
@@ -156,6 +157,50 @@ def test_trio_boots_preinstalled_and_one_member_serves(trio: Any) -> None:
         assert result["errors"] == [], f"{name}: cloud-init errors {result['errors']}"
     assert not (lab.dir / "mirror.log").exists()
     assert _holders(lab) == [boot["served_by"]]
+
+
+def test_trio_web_check_runs_under_systemd(trio: Any) -> None:
+    """The rendered unit under the guest's systemd: active, as a dynamic user, its
+    verdict in the runtime directory keepalived tracks, keepalived ordered after it."""
+    lab, _ = trio
+    for vm in lab.vms:
+        rc, out, err = vm.exec(
+            "systemctl is-active vrrp-pair-webcheck; "
+            "ps -o uid= -p $(systemctl show -p MainPID --value vrrp-pair-webcheck); "
+            f"cat {render.WEB_CHECK_STATE}; "
+            "systemctl show -p After --value keepalived", timeout=60)
+        assert rc == 0, err
+        active, uid, verdict, after = [line.strip() for line in out.splitlines()]
+        assert active == "active", out
+        assert uid.isdigit() and int(uid) != 0, f"{vm.name}: the web check runs as {uid}"
+        assert verdict == "0", f"{vm.name}: verdict {verdict!r}\n{out}"
+        assert "vrrp-pair-webcheck.service" in after.split(), out
+
+
+def _journal_has(lab: Lab, name: str, text: str) -> bool:
+    rc, out, _ = lab.vm(name).exec("journalctl -u vrrp-pair-webcheck -o cat --no-pager",
+                                   timeout=60)
+    return rc == 0 and text in out
+
+
+def _web_check_moves_the_vip(lab: Lab, scenario: Any, key: str, seen: str) -> None:
+    """A drill on the master with a backup ready; the old master's web check says why."""
+    _wait_backup(lab, next(vm.name for vm in lab.vms if vm.name != lab.who_serves()))
+    result = scenario(lab)
+    _record(key, result)
+    assert result["new_master"] not in (None, result["old_master"])
+    assert result["downtime_seconds"] <= MAX_DOWNTIME, result
+    assert _journal_has(lab, result["old_master"], seen)
+
+
+def test_trio_apache_killed_on_master_moves_the_vip(trio: Any) -> None:
+    _web_check_moves_the_vip(trio[0], scenarios.apache_killed, "trio_apache_killed",
+                             "FAILED: Apache's main process")
+
+
+def test_trio_apache_hung_on_master_moves_the_vip(trio: Any) -> None:
+    _web_check_moves_the_vip(trio[0], scenarios.apache_hung, "trio_apache_hung",
+                             "FAILED: no answer within")
 
 
 def test_trio_master_port_down_moves_the_vip(trio: Any) -> None:
