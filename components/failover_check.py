@@ -7,8 +7,19 @@
 The drill finds the master (each member's page names it), disables the
 master's port (Neutron `admin_state_up=false` with `--switch openstack`, or any
 shell command with `--switch command`, which is how the labs block a bridge
-port), probes the address until another member answers, re-enables the port and
+port), probes the address until another member answers, re-enables the port,
+checks that it is enabled again (`--check-cmd` for `--switch command`) and
 prints one JSON object. The same code runs in the labs and in `pulumi up`.
+
+The port comes back on every way out the drill can catch (errors, SIGINT,
+SIGTERM, SIGHUP, SIGQUIT: exit status 128 + the signal), and a guardian process
+restores it if the drill dies without doing so (SIGKILL). If it cannot be
+re-enabled the drill exits 2 naming the port and the command that restores it.
+
+    python -m components.failover_check restore --member vrrp-node-1=PORT_ID ...
+
+re-enables any of the given ports that is disabled (what `pulumi up` runs when it
+finds a member port left disabled).
 """
 
 from __future__ import annotations
@@ -18,7 +29,6 @@ import ctypes
 import json
 import os
 import shlex
-import subprocess
 import sys
 import threading
 import time
@@ -27,7 +37,17 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Any
+
+from .drill_guard import GUARD_DEADLINE, Guardian, Interrupted, SignalGate, guard, say
+from .port_switch import (
+    RESTORE_DEADLINE,
+    CommandSwitch,
+    NeutronSwitch,
+    PortSwitch,
+    RestoreFailed,
+    restore,
+)
 
 Clock = Callable[[], float]
 
@@ -46,6 +66,7 @@ class DrillResult:
     downtime_seconds: float | None
     probes: int
     failed_probes: int
+    port_restored: dict[str, Any] | None = None  # member, port_id, verified, detail
 
 
 #: Names a network namespace (/run/netns/NAME) to send the probes from, when the
@@ -91,46 +112,6 @@ def probe_once(url: str, timeout: float) -> str | None:
     return _prober.submit(_probe_here, url, timeout).result()
 
 
-class PortSwitch(Protocol):
-    """Turns a member's network port off and on again."""
-
-    def disable(self, member: str) -> None: ...
-    def enable(self, member: str) -> None: ...
-
-
-class CommandSwitch:
-    """Runs shell templates with {member} and {port_id}: the labs' bridge-port block."""
-
-    def __init__(self, disable: str, enable: str, ports: dict[str, str]) -> None:
-        self._disable, self._enable, self._ports = disable, enable, ports
-
-    def _run(self, template: str, member: str) -> None:
-        command = template.format(member=member, port_id=self._ports.get(member, ""))
-        subprocess.run(command, shell=True, check=True)
-
-    def disable(self, member: str) -> None:
-        self._run(self._disable, member)
-
-    def enable(self, member: str) -> None:
-        self._run(self._enable, member)
-
-
-class NeutronSwitch:
-    """`admin_state_up=false` on the member's Neutron port: the recipe's failover test."""
-
-    def __init__(self, ports: dict[str, str]) -> None:
-        import openstack  # openstacksdk; reads OS_CLOUD / clouds.yaml / OS_* like the CLI
-
-        self._ports = ports
-        self._network = openstack.connect().network
-
-    def disable(self, member: str) -> None:
-        self._network.update_port(self._ports[member], admin_state_up=False)
-
-    def enable(self, member: str) -> None:
-        self._network.update_port(self._ports[member], admin_state_up=True)
-
-
 def wait_until_serving(url: str, deadline: float, interval: float = 1.0,
                        clock: Clock = time.monotonic) -> tuple[str, float]:
     """First member to answer and how long it took; raises TimeoutError at the deadline."""
@@ -146,16 +127,23 @@ def wait_until_serving(url: str, deadline: float, interval: float = 1.0,
 
 def drill(url: str, members: Sequence[str], switch: PortSwitch, timeout: float = 60.0,
           probe_interval: float = 0.01, probe_timeout: float = 0.25,
-          clock: Clock = time.monotonic) -> DrillResult:
+          clock: Clock = time.monotonic,
+          guardian: Callable[[str], Guardian] | None = None,
+          gate: SignalGate | None = None,
+          restore_deadline: float = RESTORE_DEADLINE) -> DrillResult:
     """Fail the master's port, measure until another member answers, restore the port.
 
     The client keeps probing while the port is being disabled (the API call runs
     in a thread), so downtime is what a client sees: from the master's last
-    answer to the first answer of another member."""
+    answer to the first answer of another member. Whatever ends the probing, the
+    port is re-enabled and seen enabled before this returns or raises (signals that
+    arrive meanwhile wait in `gate`); `guardian(master)` starts a watchdog first."""
     answered = probe_once(url, timeout=5.0)
     if answered is None or answered not in members:
         raise RuntimeError(f"{url} answered {answered!r}, not one of {', '.join(members)}")
     old_master: str = answered
+    watchdog = guardian(old_master) if guardian else None
+    gate = gate or SignalGate()
     probes = [Probe(clock(), old_master)]
     started = clock()
     errors: list[BaseException] = []
@@ -166,10 +154,11 @@ def drill(url: str, members: Sequence[str], switch: PortSwitch, timeout: float =
         except BaseException as error:  # reported after the port is restored
             errors.append(error)
 
+    say(f"failover drill: disabling {old_master}'s port {switch.port_id(old_master)}")
     worker = threading.Thread(target=disable, daemon=True)
-    worker.start()
     new_master: str | None = None
     try:
+        worker.start()
         while clock() - started < timeout and not errors:
             member = probe_once(url, timeout=probe_timeout)
             probes.append(Probe(clock(), member))
@@ -178,8 +167,22 @@ def drill(url: str, members: Sequence[str], switch: PortSwitch, timeout: float =
                 break
             time.sleep(probe_interval)
     finally:
-        worker.join()
-        switch.enable(old_master)
+        with gate.hold():
+            if worker.ident is not None:
+                worker.join()
+            try:
+                restored = restore(switch, old_master, deadline=restore_deadline)
+            except RestoreFailed:
+                if watchdog:
+                    say(f"failover drill: a guardian (pid {watchdog.pid}) keeps trying for "
+                        f"{GUARD_DEADLINE / 60:.0f} minutes; it logs to "
+                        f"{watchdog.abandon()}")
+                raise
+            if watchdog:
+                watchdog.release()
+            how = {True: "verified", False: "NOT verified", None: "not verifiable"}
+            say(f"failover drill: {old_master}'s port {restored.port_id} is enabled again "
+                f"({how[restored.verified]}: {restored.detail})")
     if errors:
         raise RuntimeError(f"could not disable {old_master}'s port: {errors[0]}")
     last_old = max((p.at for p in probes if p.member == old_master), default=started)
@@ -190,7 +193,20 @@ def drill(url: str, members: Sequence[str], switch: PortSwitch, timeout: float =
         downtime_seconds=round(probes[-1].at - last_old, 4) if new_master else None,
         probes=len(probes),
         failed_probes=sum(1 for p in probes if p.member is None),
+        port_restored=asdict(restored),
     )
+
+
+def restore_disabled(switch: PortSwitch, members: Sequence[str]) -> dict[str, Any]:
+    """Re-enable each member's port that is disabled; the others are left alone."""
+    report: dict[str, Any] = {"checked": list(members), "restored": []}
+    for member in members:
+        state = switch.state(member)
+        if state.enabled is False:
+            say(f"{member}'s port {switch.port_id(member)} is disabled ({state.detail}); "
+                "re-enabling it")
+            report["restored"].append(asdict(restore(switch, member)))
+    return report
 
 
 def _parse_members(values: Sequence[str]) -> dict[str, str]:
@@ -199,6 +215,29 @@ def _parse_members(values: Sequence[str]) -> dict[str, str]:
         name, _, port_id = value.partition("=")
         members[name] = port_id
     return members
+
+
+def _switch_options(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--member", action="append", required=required, default=[],
+                        metavar="NAME=PORT_ID")
+    parser.add_argument("--switch", choices=("openstack", "command"), default="openstack")
+    parser.add_argument("--disable-cmd", default="")
+    parser.add_argument("--enable-cmd", default="")
+    parser.add_argument("--check-cmd", default="",
+                        help="exits 0 while {member}'s port is enabled (--switch command)")
+
+
+def _make_switch(args: argparse.Namespace, ports: dict[str, str]) -> PortSwitch:
+    if args.switch == "command":
+        return CommandSwitch(args.disable_cmd, args.enable_cmd, ports, args.check_cmd)
+    return NeutronSwitch(ports)
+
+
+def _guard_argv(args: argparse.Namespace, member: str, port_id: str) -> list[str]:
+    """The guardian: this module, this Python, the drill's switch, one member."""
+    return [sys.executable, "-m", "components.failover_check", "guard",
+            "--member", f"{member}={port_id}", "--switch", args.switch,
+            "--enable-cmd", args.enable_cmd, "--check-cmd", args.check_cmd]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,13 +249,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     smoke.add_argument("--interval", type=float, default=2.0)
     run = sub.add_parser("drill", help="fail the master's port and measure the failover")
     run.add_argument("--url", required=True)
-    run.add_argument("--member", action="append", required=True, metavar="NAME=PORT_ID")
-    run.add_argument("--switch", choices=("openstack", "command"), default="openstack")
-    run.add_argument("--disable-cmd", default="")
-    run.add_argument("--enable-cmd", default="")
+    _switch_options(run)
     run.add_argument("--timeout", type=float, default=60.0)
     run.add_argument("--probe-interval", type=float, default=0.01)
     run.add_argument("--probe-timeout", type=float, default=0.25)
+    run.add_argument("--restore-deadline", type=float, default=RESTORE_DEADLINE,
+                     help="seconds to get the port enabled again before failing")
+    _switch_options(sub.add_parser("restore", help="re-enable member ports left disabled"),
+                    required=False)
+    _switch_options(sub.add_parser("guard", help="(internal) restore a port unless released "
+                                                 "on stdin"))
     args = parser.parse_args(argv)
 
     if args.action == "smoke":
@@ -230,15 +272,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     ports = _parse_members(args.member)
-    switch: PortSwitch
-    if args.switch == "command":
-        if not args.disable_cmd or not args.enable_cmd:
-            parser.error("--switch command needs --disable-cmd and --enable-cmd")
-        switch = CommandSwitch(args.disable_cmd, args.enable_cmd, ports)
-    else:
-        switch = NeutronSwitch(ports)
-    result = drill(args.url, list(ports), switch, args.timeout, args.probe_interval,
-                   args.probe_timeout)
+    if args.switch == "command" and (not args.enable_cmd or (
+            args.action == "drill" and not args.disable_cmd)):
+        parser.error("--switch command needs --disable-cmd and --enable-cmd")
+    if args.action == "guard":
+        return guard(lambda: _make_switch(args, ports), list(ports), sys.stdin.buffer,
+                     sys.stdout.buffer)
+    if args.action == "restore" and not ports:
+        print(json.dumps({"checked": [], "restored": []}))
+        return 0
+    switch = _make_switch(args, ports)
+    if args.action == "restore":
+        try:
+            print(json.dumps(restore_disabled(switch, list(ports))))
+        except RestoreFailed as failure:
+            say(f"port repair failed: {failure}")
+            return 2
+        return 0
+
+    with SignalGate() as gate:
+        try:
+            result = drill(args.url, list(ports), switch, args.timeout, args.probe_interval,
+                           args.probe_timeout,
+                           guardian=lambda master: Guardian(_guard_argv(args, master,
+                                                                        ports[master])),
+                           gate=gate, restore_deadline=args.restore_deadline)
+        except Interrupted as stop:
+            say(f"failover drill {stop}")
+            return 128 + stop.signum
+        except RestoreFailed as failure:
+            say(f"failover drill FAILED: {failure}")
+            return 2
     print(json.dumps(asdict(result)))
     if result.new_master is None:
         print(f"failover drill failed: no other member answered within {args.timeout} s "

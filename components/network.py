@@ -71,7 +71,7 @@ def declare_network(settings: Settings, parent: pulumi.Resource) -> NetworkRefs:
         ip_version=settings.ip_version,
         gateway_ip=str(settings.effective_gateway),
         allocation_pools=[{"start": start, "end": end} for start, end in pools] or None,
-        dns_nameservers=list(settings.dns_nameservers) or None,
+        dns_nameservers=[str(server) for server in settings.dns_nameservers] or None,
         ipv6_address_mode="dhcpv6-stateful" if settings.ip_version == 6 else None,
         ipv6_ra_mode="dhcpv6-stateful" if settings.ip_version == 6 else None,
         opts=child)

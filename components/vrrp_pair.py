@@ -73,11 +73,15 @@ class VrrpPairArgs(TypedDict, total=False):
     preempt_delay: int
     """Seconds a recovered higher-priority member waits before taking the VIP back."""
     health_check_interval: int
-    """Seconds between web health checks."""
+    """Seconds between keepalived's own web checks (the fast web check's backstop)."""
     health_check_fall: int
-    """Failed checks before a member goes to FAULT."""
+    """Failed checks in a row (of either web check) before a member goes to FAULT."""
     health_check_rise: int
-    """Passed checks before a member leaves FAULT."""
+    """Passed checks in a row before a member leaves FAULT."""
+    web_check_interval: float
+    """Seconds between the fast web check's requests to Apache; 0 turns it off."""
+    web_check_timeout: float
+    """Seconds the fast web check waits for Apache's answer (a hung server fails then)."""
     interface: str
     """Member NIC for VRRP, or auto to find the one holding the member's address."""
     package_source: str
@@ -206,7 +210,8 @@ class VrrpPair(pulumi.ComponentResource):
                 # Neutron refuses a floating IP for a subnet with no router path yet.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after_router))
 
-        check_target = (pulumi.Output.from_input(settings.check_address) if settings.check_address
+        check_target = (pulumi.Output.from_input(str(settings.check_address))
+                        if settings.check_address
                         else floating_ip.address if floating_ip else vip_address)
         smoke, drill = declare_checks(
             settings, check_target,

@@ -21,6 +21,7 @@ MOCK_COMMAND_STDOUT = {  # by the last word of the command's name
     "check": '{"served_by": "vrrp-node-1", "seconds_to_first_answer": 1.5}\n',
     "drill": '{"old_master": "vrrp-node-1", "new_master": "vrrp-node-2", '
              '"downtime_seconds": 0.42}\n',
+    "repair": '{"checked": [], "restored": []}\n',
 }
 
 
@@ -64,6 +65,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
     dependencies: dict[str, list[str]] = field(default_factory=dict)
     delete_before_replace: set[str] = field(default_factory=set)
+    # Where Neutron allocates from, and what it never hands out (the pair's own
+    # explicit addresses and the gateway).
+    subnet: str = "10.10.0.0/24"
+    reserved: set[str] = field(default_factory=set)
+    # Port IDs that Neutron reports admin_state_up=false for (getPort).
+    disabled_ports: set[str] = field(default_factory=set)
     _next_ip: int = 100
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -86,11 +93,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
              ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         if args.token == "openstack:networking/getNetwork:getNetwork":
             return {"id": f"{args.args.get('name')}-net-id", "name": args.args.get("name")}, []
+        if args.token == "openstack:networking/getPort:getPort":
+            port_id = args.args.get("portId")
+            return {"id": port_id, "portId": port_id,
+                    "adminStateUp": port_id not in self.disabled_ports}, []
         return {}, []
 
     def _allocate(self) -> str:
-        self._next_ip += 1
-        return str(ipaddress.ip_address("10.10.0.0") + self._next_ip)
+        network = ipaddress.ip_network(self.subnet)
+        self._next_ip = min(self._next_ip, network.num_addresses // 2 - 1)
+        while True:
+            self._next_ip += 1
+            address = str(network.network_address + self._next_ip)
+            if address not in self.reserved:
+                self.reserved.add(address)
+                return address
 
     def of_type(self, suffix: str) -> list[Recorded]:
         return [r for r in self.resources if r.typ.endswith(suffix)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -34,10 +35,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
                         "vip_address": "", "preemption": "delayed", "preempt_delay": 10},
     "mirror-with-key": {**RECIPE_ARGS, "package_source": "mirror",
                         "apt_mirror": "http://10.10.0.250:8080/debian",
-                        "apt_mirror_key": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGTest\n"
-                                          "-----END PGP PUBLIC KEY BLOCK-----\n"},
+                        "apt_mirror_key": (Path(__file__).parent / "data" / "mirror-key.asc"
+                                           ).read_text()},
     "preinstalled-eth0-8080": {**RECIPE_ARGS, "package_source": "preinstalled",
                                "interface": "eth0", "http_port": 8080},
+    "no-web-check": {**RECIPE_ARGS, "web_check_interval": 0},
     "ipv6": {**RECIPE_ARGS, "subnet_cidr": "fd00:10::/64", "vip_address": "fd00:10::200",
-             "member_addresses": ["fd00:10::4", "fd00:10::5"], "floating_ip": False},
+             "member_addresses": ["fd00:10::4", "fd00:10::5"], "floating_ip": False,
+             "http_allowed_cidrs": ["::/0"]},
 }

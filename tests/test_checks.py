@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import subprocess
+import sys
 from typing import Any
 
 import pulumi
 import pytest
 
 from components import VrrpPair, failover_check
-from tests.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, run_program
+from components.checks import PACKAGE_ROOT, REPRINT_LAST_RESULT
+from components.port_switch import PortState
+from tests.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, RecordingMocks, run_program
 
 
 class ScriptedNetwork:
@@ -35,6 +38,16 @@ class ScriptedNetwork:
     def enable(self, member: str) -> None:
         self.enabled.append(member)
 
+    def port_id(self, member: str) -> str:
+        return f"{member}-port-id"
+
+    def state(self, member: str) -> PortState:
+        enabled = self.disabled.count(member) <= self.enabled.count(member)
+        return PortState(enabled, f"enabled={enabled}")
+
+    def manual_restore(self, member: str) -> str:
+        return f"enable {member}"
+
 
 def test_drill_fails_the_master_measures_and_restores_its_port(monkeypatch: Any) -> None:
     network = ScriptedNetwork(silent=5)
@@ -45,6 +58,8 @@ def test_drill_fails_the_master_measures_and_restores_its_port(monkeypatch: Any)
     assert network.disabled == ["vrrp-node-1"] and network.enabled == ["vrrp-node-1"]
     assert result.failed_probes >= 5
     assert result.downtime_seconds is not None and result.downtime_seconds > 0
+    assert result.port_restored == {"member": "vrrp-node-1", "port_id": "vrrp-node-1-port-id",
+                                    "verified": True, "detail": "enabled=True"}
 
 
 def test_drill_reports_no_new_master_and_still_restores_the_port(monkeypatch: Any) -> None:
@@ -69,7 +84,8 @@ def test_smoke_cli_fails_after_its_deadline_on_a_closed_port(capsys: Any) -> Non
     assert "did not serve within" in capsys.readouterr().err
 
 
-def _pair(extra: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _pair(extra: dict[str, Any], disabled_ports: set[str] | None = None
+          ) -> tuple[Any, dict[str, Any]]:
     seen: dict[str, Any] = {}
 
     def program() -> Any:
@@ -78,7 +94,7 @@ def _pair(extra: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
                                  pair.failover_downtime_seconds).apply(
             lambda v: seen.update(v=v))
 
-    return run_program(program), seen
+    return run_program(program, RecordingMocks(disabled_ports=disabled_ports or set())), seen
 
 
 def test_checks_are_off_by_default() -> None:
@@ -115,8 +131,61 @@ def test_checks_do_not_run_in_preview() -> None:
     mocks, _ = _pair({"smoke_check": True, "failover_drill": True})
     invoked = [r for r in mocks.resources if r.typ.startswith("command:local:run")]
     assert invoked == []
-    assert json.dumps([r.typ for r in mocks.of_type("command:local:Command")]) == json.dumps(
-        ["command:local:Command", "command:local:Command"])
+    assert [r.name for r in mocks.of_type("command:local:Command")] == [
+        "vrrp-port-repair", "vrrp-smoke-check", "vrrp-failover-drill"]
+
+
+TRIGGERS = ["vrrp-node-1-id", "vrrp-node-2-id", "vrrp-node-1-port-id", "vrrp-node-2-port-id"]
+
+
+def test_the_drill_runs_again_only_when_members_or_their_ports_change() -> None:
+    """Only `triggers` (instances and ports) replace the drill, which runs it; a new
+    interpreter, checkout (PYTHONPATH) or URL changes create/environment, and an
+    update of those re-prints the last result instead of disabling a port again."""
+    mocks, _ = _pair({"failover_drill": True})
+    assert "update" not in mocks.named("vrrp-smoke-check").inputs  # it only reads: re-runs
+    for name in ("vrrp-smoke-check", "vrrp-failover-drill"):
+        check = mocks.named(name)
+        assert check.inputs["triggers"] == TRIGGERS
+        if name == "vrrp-failover-drill":
+            assert check.inputs["update"] == REPRINT_LAST_RESULT
+        # What moves with the checkout and the interpreter is in create/environment,
+        # which an update (the re-print) covers:
+        assert check.inputs["environment"]["PYTHONPATH"] == PACKAGE_ROOT
+        assert sys.executable in check.inputs["create"]
+    assert "drill" not in REPRINT_LAST_RESULT and "PULUMI_COMMAND_STDOUT" in REPRINT_LAST_RESULT
+
+
+def test_reprint_gives_back_the_last_result_through_a_real_shell() -> None:
+    previous = '{"old_master": "vrrp-node-1", "downtime_seconds": 0.42}'
+    out = subprocess.run(["sh", "-c", REPRINT_LAST_RESULT], capture_output=True, text=True,
+                         env={"PULUMI_COMMAND_STDOUT": previous}, check=True).stdout
+    assert out == previous + "\n"
+
+
+def test_a_port_found_disabled_is_repaired_before_the_checks() -> None:
+    mocks, _ = _pair({"failover_drill": True}, disabled_ports={"vrrp-node-2-port-id"})
+    repair = mocks.named("vrrp-port-repair")
+    assert "restore --member vrrp-node-2=vrrp-node-2-port-id" in repair.inputs["create"]
+    assert "vrrp-node-1" not in repair.inputs["create"]
+    assert repair.inputs["triggers"] == [["vrrp-node-2-port-id"]]
+    assert repair.inputs["update"] == REPRINT_LAST_RESULT
+    smoke = mocks.named("vrrp-smoke-check")
+    assert any(d.endswith("::vrrp-port-repair") for d in smoke.dependencies)
+
+
+def test_with_every_port_enabled_the_repair_has_nothing_to_do() -> None:
+    mocks, _ = _pair({"failover_drill": True})
+    repair = mocks.named("vrrp-port-repair")
+    assert repair.inputs["triggers"] == [[]]
+    assert repair.inputs["create"].endswith("components.failover_check restore")
+    code = failover_check.main(["restore"])
+    assert code == 0
+
+
+def test_without_the_drill_nothing_reads_or_repairs_ports() -> None:
+    mocks, _ = _pair({"smoke_check": True}, disabled_ports={"vrrp-node-2-port-id"})
+    assert [r.name for r in mocks.of_type("command:local:Command")] == ["vrrp-smoke-check"]
 
 
 def test_drill_results_become_component_outputs() -> None:

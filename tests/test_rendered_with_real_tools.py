@@ -56,23 +56,49 @@ def test_user_data_writes_the_rendered_files_byte_for_byte(variant: str, member:
     assert "state MASTER" not in keepalived["content"]
     document = yaml.safe_load(user_data)
     commands = [" ".join(map(str, c)) for c in document["runcmd"]]
-    assert commands[-2:] == ["systemctl restart apache2", "systemctl restart keepalived"]
+    restarts = [c.split()[-1] for c in commands if c.startswith("systemctl restart ")]
+    # Apache first, then its fast web check (keepalived tracks its verdict file), then
+    # keepalived, so every check passes before the first election.
+    assert restarts == [*(["apache2", "vrrp-pair-webcheck"] if render.WEB_CHECK_UNIT in files
+                          else ["apache2"]), "keepalived"]
+    assert commands[-len(restarts):] == [f"systemctl restart {s}" for s in restarts]
+    if render.WEB_CHECK_UNIT in files:
+        assert commands.index("systemctl daemon-reload") < commands.index(
+            "systemctl enable apache2 vrrp-pair-webcheck keepalived")
 
 
 class MemberNamespace:
-    """A network namespace holding one member's address on an `eth0` veth."""
+    """A network namespace holding members' addresses on an `eth0` veth."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str | None = None) -> None:
         self.name = f"vrrp-kt-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        prefix = 64 if ":" in address else 24
+        self.addresses: set[str] = set()
         subprocess.run(["ip", "netns", "add", self.name], check=True)
         subprocess.run(["ip", "-n", self.name, "link", "add", "eth0", "type", "veth",
                         "peer", "name", "eth0-peer"], check=True)
-        subprocess.run(["ip", "-n", self.name, "addr", "add", f"{address}/{prefix}",
-                        "dev", "eth0", "nodad"] if prefix == 64 else
-                       ["ip", "-n", self.name, "addr", "add", f"{address}/{prefix}",
-                        "dev", "eth0"], check=True)
         subprocess.run(["ip", "-n", self.name, "link", "set", "eth0", "up"], check=True)
+        if address:
+            self.add(address)
+
+    def ensure_link(self, name: str) -> None:
+        """A NIC called `name` (a veth, as eth0), for a pair configured with `interface`."""
+        links = subprocess.run(["ip", "-n", self.name, "-o", "link", "show"],
+                               capture_output=True, text=True, check=True).stdout
+        if f": {name}@" in links or f": {name}:" in links:
+            return
+        peer = f"kt-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["ip", "-n", self.name, "link", "add", "name", name, "type", "veth",
+                        "peer", "name", peer], check=True)
+        subprocess.run(["ip", "-n", self.name, "link", "set", name, "up"], check=True)
+
+    def add(self, address: str) -> None:
+        """Puts `address` on eth0 (inside the namespace only), once."""
+        if address in self.addresses:
+            return
+        prefix = 64 if ":" in address else 24
+        subprocess.run(["ip", "-n", self.name, "addr", "add", f"{address}/{prefix}",
+                        "dev", "eth0", *(["nodad"] if prefix == 64 else [])], check=True)
+        self.addresses.add(address)
 
     def delete(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], check=False)
@@ -87,9 +113,11 @@ def secure_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def keepalived_test(user_data: str, address: str, etc_dir: Path,
-                    mutate: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Lays the member's files out as a VM would get them and runs `keepalived -t`."""
+def keepalived_test(user_data: str, address: str, etc_dir: Path, mutate: str | None = None,
+                    namespace: MemberNamespace | None = None
+                    ) -> subprocess.CompletedProcess[str]:
+    """Lays the member's files out as a VM would get them and runs `keepalived -t`
+    (in `namespace`, which then keeps the address, or in one of its own)."""
     files = written_files(user_data)
     for path, entry in files.items():
         if path.startswith("/etc/keepalived/") or path == render.INTERFACE_SCRIPT:
@@ -100,7 +128,13 @@ def keepalived_test(user_data: str, address: str, etc_dir: Path,
         (etc_dir / mutate).unlink()
     detect = (f"{etc_dir}/vrrp-pair-interface {address} {render.INTERFACE_FILE} && "
               if render.INTERFACE_SCRIPT in files else "")
-    namespace = MemberNamespace(address)
+    own = namespace is None
+    if namespace is None:
+        namespace = MemberNamespace(address)
+    else:
+        namespace.add(address)
+    if render.INTERFACE_FILE in files:
+        namespace.ensure_link(files[render.INTERFACE_FILE]["content"].strip().split("=", 1)[1])
     try:
         # A fresh PID namespace: keepalived 2.2.7's config test otherwise kills
         # itself (SIGTERM) after dropping privileges to check script security,
@@ -111,7 +145,8 @@ def keepalived_test(user_data: str, address: str, etc_dir: Path,
                                "-f", "sh", "-c", script],
                               capture_output=True, text=True, check=False, timeout=60)
     finally:
-        namespace.delete()
+        if own:
+            namespace.delete()
 
 
 def _own_address(user_data: str) -> str:

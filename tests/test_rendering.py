@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import yaml
 
 from components import render
@@ -24,8 +28,12 @@ def test_existing_subnet_without_gateway_ip_has_no_gateway_check() -> None:
     args = {**VARIANTS["recipe-default"], "existing_network_id": "n", "existing_subnet_id": "s",
             "floating_ip": False}
     user_data = next(iter(rendered_user_data(args).values()))
-    assert "check_gateway" not in written_files(user_data)[render.KEEPALIVED_CONF]["content"]
+    conf = written_files(user_data)[render.KEEPALIVED_CONF]["content"]
+    assert "check_gateway" not in conf
     assert render.GATEWAY_SCRIPT not in written_files(user_data)
+    # The optional block leaves the next one on a line of its own (it was
+    # "}vrrp_instance vrrp_vip {": found by the property tests).
+    assert "}\n\nvrrp_instance " in conf
 
 
 def test_mirror_uses_a_signed_by_keyring_and_sets_internet_sources_aside() -> None:
@@ -48,8 +56,63 @@ def test_preinstalled_image_installs_nothing() -> None:
 
 
 def test_vm_image_and_mirror_hold_exactly_the_packages_the_user_data_installs() -> None:
-    from pathlib import Path
-
     script = (Path(__file__).resolve().parent / "vmlab" / "build-image").read_text()
     line = next(x for x in script.splitlines() if x.startswith("service_packages=("))
     assert tuple(line.split("(", 1)[1].split(")", 1)[0].split()) == render.PACKAGES
+
+
+def test_fast_web_check_is_rendered_and_tracked_by_default() -> None:
+    files = written_files(_first("recipe-default"))
+    conf = files[render.KEEPALIVED_CONF]["content"]
+    # weight 0: a non-zero verdict is FAULT (the default weight 1 would add to the priority)
+    assert (f'track_file web_health {{\n    file "{render.WEB_CHECK_STATE}"\n    weight 0\n}}'
+            in conf)
+    assert "    track_file {\n        web_health\n    }\n" in conf
+    assert "vrrp_rt_priority 40\n" in conf and "vrrp_no_swap\n" in conf
+    assert "vrrp_rlimit_rttime 1000000\n" in conf
+    unit = files[render.WEB_CHECK_UNIT]["content"]
+    assert (f"ExecStart=/usr/bin/python3 {render.WEB_CHECK_SCRIPT} --url http://127.0.0.1:80/ "
+            "--interval 0.1 --timeout 0.25 --fall 1 --rise 2 "
+            f"--pidfile {render.APACHE_PIDFILE} --state {render.WEB_CHECK_STATE}\n") in unit
+    assert "RuntimeDirectory=vrrp-pair\n" in unit and "RuntimeDirectoryPreserve=yes\n" in unit
+    script = files[render.WEB_CHECK_SCRIPT]
+    assert script["permissions"] == "0755"
+    assert script["content"] == (render.TEMPLATE_DIR / "vrrp-pair-webcheck.py").read_text()
+    assert "After=vrrp-pair-webcheck.service" in files[render.KEEPALIVED_DROPIN]["content"]
+    site = files[render.APACHE_SITE]["content"]
+    assert 'SetEnvIf User-Agent "^vrrp-pair-webcheck$" vrrp_pair_web_check' in site
+    assert "env=!vrrp_pair_web_check" in site
+
+
+def test_web_check_settings_reach_the_unit() -> None:
+    args = {**VARIANTS["recipe-default"], "web_check_interval": "0.5",
+            "web_check_timeout": 1.23456, "health_check_fall": 3, "health_check_rise": 4,
+            "http_port": 8080}
+    unit = written_files(next(iter(rendered_user_data(args).values())))[render.WEB_CHECK_UNIT]
+    assert ("--url http://127.0.0.1:8080/ --interval 0.5 --timeout 1.235 --fall 3 --rise 4 "
+            in unit["content"])
+
+
+def test_web_check_off_renders_no_daemon_and_no_track_file() -> None:
+    user_data = _first("no-web-check")
+    files = written_files(user_data)
+    web_check = {render.WEB_CHECK_SCRIPT, render.WEB_CHECK_UNIT, render.KEEPALIVED_DROPIN}
+    assert not web_check & set(files)
+    conf = files[render.KEEPALIVED_CONF]["content"]
+    assert "track_file" not in conf and "check_web" in conf
+    runcmd = [" ".join(map(str, c)) for c in yaml.safe_load(user_data)["runcmd"]]
+    assert "systemctl daemon-reload" not in runcmd
+    assert "vrrp-pair-webcheck" not in user_data.split("write_files:")[1]
+
+
+def test_systemd_accepts_the_web_check_unit(tmp_path: Path) -> None:
+    """systemd's own verifier on the rendered unit (not a look-alike parser)."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is missing: scripts/test installs systemd"
+    unit = written_files(_first("recipe-default"))[render.WEB_CHECK_UNIT]
+    path = tmp_path / "vrrp-pair-webcheck.service"
+    path.write_text(unit["content"])
+    result = subprocess.run([analyze, "verify", str(path)], capture_output=True, text=True,
+                            check=False, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "vrrp-pair-webcheck.service" not in result.stderr, result.stderr

@@ -53,12 +53,10 @@ PASSPHRASE = "dev-stack-preview-test"
 FAKE_EXTERNAL_NETWORK_ID = "5e7c1d2a-0b0b-4c4c-8d8d-0123456789ab"
 OFFLINE_AUTH_URL = "http://127.0.0.1:1/v3"
 PASSWORD = "os-Passw0rd-must-not-print"
-MIRROR_KEY_SECRET = "mirror-K3y-must-not-print"
-MIRROR_KEY = (
-    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
-    f"{MIRROR_KEY_SECRET}\n"
-    "-----END PGP PUBLIC KEY BLOCK-----\n"
-)
+# A real public key (aptMirrorKey is parsed); kept secret here to follow a secret
+# config value into userData: no line of its body may be printed.
+MIRROR_KEY = (Path(__file__).resolve().parents[1] / "data" / "mirror-key.asc").read_text()
+MIRROR_KEY_SECRET = MIRROR_KEY.splitlines()[2]
 PROVIDERS = {"openstack": "pulumi_openstack", "command": "pulumi_command"}
 
 STACK = "pulumi:pulumi:Stack"

@@ -7,10 +7,13 @@ Topology (nothing is added to the root namespace):
     <tag>-cl      the client: `eth0` 10.10.0.50/24
 
 Each member runs the real keepalived and the real Apache from Debian's packages
+(and the rendered fast web check, vrrp-pair-webcheck, as its systemd unit would)
 with the files taken out of its rendered cloud-init user-data. Every member
-process also gets its own mount namespace in which the member's directory is
-bind-mounted over /etc/keepalived and its docroot over /var/www/html, so the
-absolute paths in the rendered files work unchanged.
+process also gets its own mount namespace in which the member's directories are
+bind-mounted over /etc/keepalived, /var/www/html, /run/apache2 (Apache's pidfile)
+and /run/vrrp-pair (the web check's verdict), so the absolute paths in the
+rendered files work unchanged. The PID namespace is shared: a member's Apache
+is found through its own pidfile, never by name.
 
 <tag> is `vl<pid>-<n>`: unique per process and lab; `close()` removes exactly
 what this lab created (its namespaces, the processes inside them, its
@@ -22,6 +25,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import pwd
+import shlex
 import shutil
 import signal
 import subprocess
@@ -33,7 +38,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TypeVar
 
-from .render import INTERFACE_FILE, INTERFACE_SCRIPT, KEEPALIVED_CONF, MemberFiles, WrittenFile
+from .render import (
+    INTERFACE_FILE,
+    INTERFACE_SCRIPT,
+    KEEPALIVED_CONF,
+    WEB_CHECK_SCRIPT,
+    WEB_CHECK_STATE,
+    WEB_CHECK_UNIT,
+    MemberFiles,
+    WrittenFile,
+)
 
 T = TypeVar("T")
 
@@ -51,6 +65,7 @@ _labs = itertools.count(1)
 
 # Where a member's files go: VM path prefix -> directory under the member's root.
 _FILE_HOMES = (
+    ("/etc/systemd/system/", "systemd"),
     ("/etc/keepalived/", "keepalived"),
     ("/var/www/html/", "html"),
     ("/usr/local/sbin/", "sbin"),
@@ -58,11 +73,22 @@ _FILE_HOMES = (
     ("/etc/apache2/", "apache"),
 )
 
+# Runtime directories a member's processes share at their VM paths (mount points
+# for the bind mounts below; created empty in the root namespace if missing).
+APACHE_RUN_DIR = "/run/apache2"
+WEB_CHECK_RUN_DIR = "/run/vrrp-pair"
+# The user the web check runs as (its unit says DynamicUser=yes: systemd would
+# allocate one; the lab uses nobody).
+WEB_CHECK_USER = "nobody"
+
 # Runs "$@" in a private mount namespace where the member's own directories
-# replace /etc/keepalived and /var/www/html (the paths the user-data uses).
-_MOUNT_WRAPPER = ('kd=$1; html=$2; shift 2; '
+# replace /etc/keepalived, /var/www/html, /run/apache2 and /run/vrrp-pair (the
+# paths the user-data uses).
+_MOUNT_WRAPPER = ('kd=$1; html=$2; arun=$3; wrun=$4; shift 4; '
                   'mount --bind "$kd" /etc/keepalived && '
-                  'mount --bind "$html" /var/www/html && exec "$@"')
+                  'mount --bind "$html" /var/www/html && '
+                  f'mount --bind "$arun" {APACHE_RUN_DIR} && '
+                  f'mount --bind "$wrun" {WEB_CHECK_RUN_DIR} && exec "$@"')
 
 
 class LabError(RuntimeError):
@@ -145,6 +171,7 @@ class Member:
     port: str
     root: Path
     keepalived: subprocess.Popen[bytes] | None = None
+    webcheck: subprocess.Popen[bytes] | None = None
 
     @property
     def name(self) -> str:
@@ -167,11 +194,15 @@ class Member:
 
     def write_files(self) -> None:
         for sub in ("keepalived", "html", "sbin", "apache/sites", "apache/logs",
-                    "apache/run", "run"):
+                    "apache/run", "run", "webcheck-run"):
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o755)
             os.chmod(self.root / sub, 0o755)
+        # systemd's RuntimeDirectory= of the web check: owned by its user.
+        user = pwd.getpwnam(WEB_CHECK_USER)
+        os.chown(self.root / "webcheck-run", user.pw_uid, user.pw_gid)
         for written in self.files.files.values():
             target = self.local_path(written.path)
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
             target.write_text(written.content)
             os.chmod(target, written.mode)
         (self.root / "apache" / "apache2.conf").write_text(self.apache_conf())
@@ -180,28 +211,38 @@ class Member:
         root = self.root / "apache"
         modules = "\n".join(
             f"LoadModule {name}_module {APACHE_MODULES}/mod_{name}.so"
-            for name in ("mpm_event", "authz_core", "dir", "mime"))
+            for name in ("mpm_event", "authz_core", "dir", "mime", "setenvif"))
         return f"""# Lab Apache for {self.name}: a self-contained root; the member's rendered
-# ports.conf and site are included unchanged.
+# ports.conf and site are included unchanged. The pidfile is at Debian's path
+# ({APACHE_RUN_DIR} is this member's {root}/run, bind-mounted), keep-alive and the
+# event MPM's limits as in Debian's apache2.conf and mpm_event.conf.
 ServerRoot {root}
 ServerName {self.name}
 Define APACHE_LOG_DIR {root}/logs
-PidFile {root}/run/apache2.pid
+PidFile {APACHE_RUN_DIR}/apache2.pid
 DefaultRuntimeDir {root}/run
 Mutex file:{root}/run default
 ErrorLog {root}/logs/error.log
 LogLevel warn
+LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\"" combined
 {modules}
 User www-data
 Group www-data
 TypesConfig /etc/mime.types
 DirectoryIndex index.html
-KeepAlive Off
+KeepAlive On
+MaxKeepAliveRequests 100
+KeepAliveTimeout 5
 Timeout 5
-StartServers 1
-ServerLimit 2
+# Debian's mpm_event.conf (a smaller ServerLimit filled the scoreboard when graceful
+# restarts left children finishing keep-alive connections, and Apache stopped answering)
+StartServers 2
+MinSpareThreads 25
+MaxSpareThreads 75
+ThreadLimit 64
 ThreadsPerChild 25
-MaxRequestWorkers 50
+MaxRequestWorkers 150
+MaxConnectionsPerChild 0
 <Directory />
     AllowOverride None
     Require all denied
@@ -223,7 +264,9 @@ Include {root}/sites/000-default.conf
         with its files at the VM paths."""
         return self.in_ns("unshare", "--mount", "--propagation", "private",
                           "sh", "-c", _MOUNT_WRAPPER, "lab-member",
-                          str(self.root / "keepalived"), str(self.root / "html"), *cmd)
+                          str(self.root / "keepalived"), str(self.root / "html"),
+                          str(self.root / "apache" / "run"), str(self.root / "webcheck-run"),
+                          *cmd)
 
     def run_interface_script(self) -> str:
         """Runs the rendered vrrp-pair-interface exactly as runcmd does
@@ -261,6 +304,9 @@ Include {root}/sites/000-default.conf
         return result.returncode == 0 and result.stdout.strip() == self.name
 
     def stop_apache(self, sig: int = signal.SIGTERM, wait: bool = True) -> None:
+        """SIGTERM to Apache's main process: a clean stop (`apachectl stop`). With
+        SIGKILL, every process of this member's Apache (its process group), as
+        `systemctl kill -s KILL apache2` or the OOM killer would."""
         pid = self.apache_pid()
         if pid is None:
             return
@@ -268,6 +314,81 @@ Include {root}/sites/000-default.conf
         if wait:
             wait_until(lambda: not _alive(pid), 15, f"Apache of {self.name} to exit")
             # With SIGKILL the pid file stays behind, as after a crash.
+
+    def kill_apache(self) -> None:
+        self.stop_apache(signal.SIGKILL)
+
+    def reload_apache(self) -> None:
+        """A graceful restart (`apachectl graceful`, what logrotate's postrotate
+        does every day): SIGUSR1 to the main process, which stays."""
+        pid = self.apache_pid()
+        if pid is None:
+            raise LabError(f"Apache of {self.name} is not running")
+        os.kill(pid, signal.SIGUSR1)
+
+    def hang_apache(self) -> None:
+        """SIGSTOP to every process of this member's Apache (found by its pidfile,
+        not by name: the lab's members share a PID namespace). The kernel still
+        accepts connections into the listen queue; nobody answers them."""
+        pid = self.apache_pid()
+        if pid is None:
+            raise LabError(f"Apache of {self.name} is not running")
+        os.killpg(pid, signal.SIGSTOP)
+
+    def resume_apache(self) -> None:
+        pid = _read_pid(self.apache_pidfile)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGCONT)
+
+    # ---- the fast web check ------------------------------------------------
+    @property
+    def web_check_state(self) -> Path:
+        return self.root / "webcheck-run" / Path(WEB_CHECK_STATE).name
+
+    def web_check_command(self) -> list[str] | None:
+        """The ExecStart of the rendered vrrp-pair-webcheck.service (None without it)."""
+        unit = self.files.files.get(WEB_CHECK_UNIT)
+        if unit is None:
+            return None
+        (line,) = [x for x in unit.content.splitlines() if x.startswith("ExecStart=")]
+        argv = shlex.split(line.split("=", 1)[1])
+        return [str(self.local_path(a)) if a == WEB_CHECK_SCRIPT else a for a in argv]
+
+    def start_webcheck(self, wait: bool = True) -> None:
+        """Starts the web check as its unit would (the unit's ExecStart, as an
+        unprivileged user) and waits for its first verdict."""
+        argv = self.web_check_command()
+        if argv is None:
+            return
+        if self.webcheck is not None and self.webcheck.poll() is None:
+            raise LabError(f"the web check of {self.name} already runs")
+        user = pwd.getpwnam(WEB_CHECK_USER)
+        cmd = self.in_member("setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                             "--clear-groups", *argv)
+        with open(self.root / "webcheck.log", "ab") as log:
+            self.webcheck = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT, start_new_session=True)
+        if wait:
+            proc = self.webcheck
+            wait_until(lambda: self.web_check_verdict() is not None or proc.poll() is not None,
+                       15, f"the web check of {self.name} to write its verdict",
+                       diagnose=lambda: self.tail(self.root / "webcheck.log"))
+            if proc.poll() is not None:
+                raise LabError(f"the web check of {self.name} exited {proc.returncode}\n"
+                               + self.tail(self.root / "webcheck.log"))
+
+    def web_check_verdict(self) -> str | None:
+        try:
+            return self.web_check_state.read_text().strip()
+        except FileNotFoundError:
+            return None
+
+    def web_check_log(self) -> str:
+        try:
+            return (self.root / "webcheck.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     # ---- keepalived --------------------------------------------------------
     def pidfile(self, which: str) -> Path:
@@ -371,16 +492,19 @@ Include {root}/sites/000-default.conf
         for pid in pids_in_netns(self.ns):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        if self.keepalived is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.keepalived.wait(timeout=15)
+        for proc in (self.keepalived, self.webcheck):
+            if proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=15)
         wait_until(lambda: not pids_in_netns(self.ns), 15,
                    f"every process of {self.name} to die")
 
     def crash(self) -> None:
         """Power loss: every process killed, addresses not configured by the
-        image (the VIP) gone, NIC down."""
+        image (the VIP) gone, NIC down, /run (a tmpfs) emptied."""
         self.kill_everything()
+        for path in (self.web_check_state, self.apache_pidfile):
+            path.unlink(missing_ok=True)
         for cidr in self.addresses():
             if cidr.split("/")[0] != self.address:
                 sh("ip", "-n", self.ns, "addr", "del", cidr, "dev", NIC)
@@ -388,9 +512,11 @@ Include {root}/sites/000-default.conf
 
     def boot(self) -> None:
         """Starts the member again from its files, in the order its services start:
-        NIC up, Apache, keepalived (vrrp-interface.conf stays from the first boot)."""
+        NIC up, Apache, the web check, keepalived (vrrp-interface.conf stays from
+        the first boot)."""
         self.link_up()
         self.start_apache()
+        self.start_webcheck()
         self.start_keepalived()
 
     def reboot(self, down_seconds: float = 2.0) -> None:
@@ -453,6 +579,8 @@ class Lab:
 
     def build(self) -> None:
         """Creates the network and writes every member's files (nothing started)."""
+        for mount_point in (APACHE_RUN_DIR, WEB_CHECK_RUN_DIR):
+            os.makedirs(mount_point, mode=0o755, exist_ok=True)
         self.root.mkdir(mode=0o755, parents=True, exist_ok=False)
         self._add_ns(self.switch)
         sh("ip", "-n", self.switch, "link", "add", "name", BRIDGE, "type", "bridge",
@@ -478,6 +606,7 @@ class Lab:
         Returns the master."""
         for member in self.members:
             member.start_apache()
+            member.start_webcheck()
         by_pair: dict[str, list[Member]] = {}
         for member in self.members:
             by_pair.setdefault(member.files.pair, []).append(member)
@@ -498,10 +627,10 @@ class Lab:
         for probe in list(self._probes):
             probe.stop()
         for member in self.members:
-            proc = member.keepalived
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            for proc in (member.keepalived, member.webcheck):
+                if proc is not None and proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
         for ns in reversed(self.namespaces):
             for _ in range(50):
                 pids = pids_in_netns(ns)
@@ -512,9 +641,10 @@ class Lab:
                         os.kill(pid, signal.SIGKILL)
                 time.sleep(0.05)
         for member in self.members:
-            if member.keepalived is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    member.keepalived.wait(timeout=5)
+            for proc in (member.keepalived, member.webcheck):
+                if proc is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=5)
         for ns in reversed(self.namespaces):
             sh("ip", "netns", "delete", ns, check=False)
         self.namespaces.clear()
@@ -569,16 +699,20 @@ class Lab:
         lines = []
         for m in self.members:
             lines.append(f"{m.name}: addrs={m.addresses()} keepalived={m.keepalived_pids()} "
-                         f"apache={m.apache_pid()}")
+                         f"apache={m.apache_pid()} web check={m.web_check_verdict()}")
             lines.append(Member.tail(m.root / "keepalived.log", 12))
+            lines.append(Member.tail(m.root / "webcheck.log", 4))
         lines.append("client neigh: " + sh("ip", "-n", self.client, "neigh").stdout.strip())
         return "\n".join(lines)
 
     def probe(self, vip: str | None = None, http_port: int | None = None,
-              interval: float = 0.01, timeout: float = 0.25) -> Probe:
+              interval: float = 0.01, timeout: float = 0.25,
+              persistent: bool = False) -> Probe:
+        """Fresh connections every `interval`, or (persistent) one long-lived
+        keep-alive client (see probe.py)."""
         vip = vip or self.members[0].vip
         port = http_port or self.members[0].files.http_port
-        probe = Probe(self, f"http://{vip}:{port}/", interval, timeout)
+        probe = Probe(self, f"http://{vip}:{port}/", interval, timeout, persistent)
         self._probes.append(probe)
         return probe
 
@@ -606,17 +740,33 @@ class Outage:
     failures: int
 
 
+@dataclass(frozen=True)
+class LongLived:
+    """What a long-lived keep-alive client (Probe with persistent=True) saw around a
+    failure at t0; times are when the client learned of it (request start + latency)."""
+
+    broke_after: float | None  # t0 -> the failed request on the connection of t0
+    how: str                   # reset, eof, timeout, refused, ... or "kept" (no break)
+    served_again_after: float | None  # t0 -> first answer on a later connection
+
+
+def _connection(sample: Sample) -> tuple[str, int]:
+    result, _, number = sample.result.rpartition("@")
+    return result, int(number)
+
+
 class Probe:
     """Runs probe.py in the client namespace and collects its samples."""
 
-    def __init__(self, lab: Lab, url: str, interval: float, timeout: float) -> None:
+    def __init__(self, lab: Lab, url: str, interval: float, timeout: float,
+                 persistent: bool = False) -> None:
         self.lab, self.url, self.interval = lab, url, interval
         self.samples: list[Sample] = []
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", lab.client, sys.executable, str(PROBE_SCRIPT),
              "--url", url, "--interval", str(interval), "--timeout", str(timeout),
-             "--duration", "900"],
+             "--duration", "900", *(["--persistent"] if persistent else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -675,8 +825,36 @@ class Probe:
                           diagnose=lambda: self.lab.diagnose() + "\nlast samples: "
                           + repr([(round(s.start, 3), s.result) for s in self.snapshot()[-8:]]))
 
-    def outage(self, t0: float, until: float | None = None) -> Outage:
-        samples = [s for s in self.snapshot() if s.start >= t0 - 1.0
+    def long_lived(self, t0: float) -> LongLived | None:
+        """How the persistent client's connection of t0 ended (None: no answer before t0)."""
+        samples = self.snapshot()
+        before = [s for s in samples if s.start + s.latency < t0 and s.ok]
+        if not before:
+            return None
+        _, old = _connection(before[-1])
+        after = [s for s in samples if s.start + s.latency >= t0]
+        broke = next((s for s in after if _connection(s)[1] == old and not s.ok), None)
+        again = next((s for s in after if _connection(s)[1] > old and s.ok), None)
+        return LongLived(
+            broke_after=None if broke is None else broke.start + broke.latency - t0,
+            how="kept" if broke is None else _connection(broke)[0].lstrip("!"),
+            served_again_after=None if again is None else again.start + again.latency - t0)
+
+    def wait_long_lived(self, t0: float, timeout: float) -> LongLived | None:
+        """Waits (at most `timeout`) until the connection of t0 broke and a new one
+        was answered; returns what was seen by then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            outcome = self.long_lived(t0)
+            if (outcome is None or outcome.served_again_after is not None
+                    or time.monotonic() >= deadline):
+                return outcome
+            time.sleep(0.1)
+
+    def outage(self, t0: float, until: float | None = None, lookback: float = 1.0) -> Outage:
+        """What the client saw from `lookback` seconds before t0 (to find who
+        answered before it) until `until`."""
+        samples = [s for s in self.snapshot() if s.start >= t0 - lookback
                    and (until is None or s.start <= until)]
         ok = [s for s in samples if s.ok]
         before = [s for s in ok if s.start < t0]
@@ -708,6 +886,7 @@ def netns_leftovers(tag_prefix: str) -> list[str]:
 __all__ = [
     "Lab",
     "LabError",
+    "LongLived",
     "Member",
     "Outage",
     "Probe",

@@ -23,6 +23,9 @@ INTERFACE_SCRIPT = "/usr/local/sbin/vrrp-pair-interface"
 INDEX_HTML = "/var/www/html/index.html"
 APACHE_PORTS = "/etc/apache2/ports.conf"
 APACHE_SITE = "/etc/apache2/sites-available/000-default.conf"
+WEB_CHECK_SCRIPT = "/usr/local/sbin/vrrp-pair-webcheck"
+WEB_CHECK_UNIT = "/etc/systemd/system/vrrp-pair-webcheck.service"
+WEB_CHECK_STATE = "/run/vrrp-pair/web-health"
 
 # The lab's defaults: the recipe's addressing without the cloud parts.
 BASE_ARGS: dict[str, Any] = {

@@ -25,7 +25,7 @@ MUST = {
     "openstack:compute/instance:Instance", "openstack:compute/serverGroup:ServerGroup",
     "openstack:compute/keypair:Keypair", "openstack:networking/getNetwork:getNetwork",
     "openstack:networking/getSubnet:getSubnet", "openstack:images/getImage:getImage",
-    "openstack:compute/getFlavor:getFlavor",
+    "openstack:compute/getFlavor:getFlavor", "openstack:networking/getPort:getPort",
 }
 
 schema = json.loads(Path(sys.argv[1]).read_text())
