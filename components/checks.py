@@ -76,6 +76,15 @@ def declare_port_repair(settings: Settings, members: list[tuple[str, pulumi.Outp
         opts=pulumi.ResourceOptions(parent=parent))
 
 
+def drill_wait_options(settings: Settings) -> list[str]:
+    """The drill runs right after the smoke check's first answer, while the pair may
+    still be settling (the second member finishing its boot, an election): it waits, up
+    to the check deadline, for a master that has answered steadily for five adverts
+    (at least 3 s) before it disables anything."""
+    settle = max(3.0, 5 * settings.advert_interval)
+    return ["--settle", f"{settle:g}", "--wait", str(settings.check_deadline)]
+
+
 def declare_checks(settings: Settings, target: pulumi.Output[str],
                    members: list[tuple[str, pulumi.Output[str]]],
                    triggers: list[pulumi.Output[str]], parent: pulumi.Resource,
@@ -99,7 +108,8 @@ def declare_checks(settings: Settings, target: pulumi.Output[str],
         drill = check_command(
             f"{settings.name}-failover-drill",
             create=pulumi.Output.all(url, _member_options(members)).apply(
-                lambda values: command_line("drill", ["--url", values[0], *values[1]])),
+                lambda values: command_line("drill", ["--url", values[0], *values[1],
+                                                      *drill_wait_options(settings)])),
             triggers=triggers,
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[smoke] if smoke else []))
     return smoke, drill

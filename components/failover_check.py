@@ -4,7 +4,9 @@
     python -m components.failover_check drill --url http://VIP/ \\
         --member vrrp-node-1=PORT_ID --member vrrp-node-2=PORT_ID --switch openstack
 
-The drill finds the master (each member's page names it), disables the
+The drill finds the master (each member's page names it; with `--settle S
+--wait W`, the member that has answered every probe for S seconds, waiting up to W
+seconds for one, as `pulumi up` runs it right after the pair boots), disables the
 master's port (Neutron `admin_state_up=false` with `--switch openstack`, or any
 shell command with `--switch command`, which is how the labs block a bridge
 port), probes the address until another member answers, re-enables the port,
@@ -125,23 +127,54 @@ def wait_until_serving(url: str, deadline: float, interval: float = 1.0,
         time.sleep(interval)
 
 
+def stable_master(url: str, members: Sequence[str], settle: float = 0.0, wait: float = 0.0,
+                  interval: float = 0.5, clock: Clock = time.monotonic) -> str:
+    """The member that has answered every probe for `settle` seconds, waiting up to
+    `wait` seconds for one; with no wait, the member that answers one probe.
+
+    Right after a pair boots (or after an earlier failover) the address can be silent
+    for a moment or move between members while the election settles: disabling a
+    port then would measure the settling, not a failover. A foreign answer (not one of
+    `members`) is refused at once: the URL is not the pair's."""
+    start = clock()
+    leader: str | None = None
+    since = start
+    seen: list[str | None] = []
+    while True:
+        answered = probe_once(url, timeout=5.0)
+        now = clock()
+        seen = [*seen[-9:], answered]
+        if answered is not None and answered not in members:
+            raise RuntimeError(f"{url} answered {answered!r}, not one of {', '.join(members)}")
+        if answered != leader:
+            leader, since = answered, now
+        if leader is not None and now - since >= settle:
+            return leader
+        if now - start >= wait:
+            raise RuntimeError(
+                f"{url}: no member answered steadily for {settle:g} s within {wait:g} s "
+                f"(last answers, oldest first: {seen}); not one of {', '.join(members)} "
+                "holds the address yet, so no port was disabled")
+        time.sleep(interval)
+
+
 def drill(url: str, members: Sequence[str], switch: PortSwitch, timeout: float = 60.0,
           probe_interval: float = 0.01, probe_timeout: float = 0.25,
           clock: Clock = time.monotonic,
           guardian: Callable[[str], Guardian] | None = None,
           gate: SignalGate | None = None,
-          restore_deadline: float = RESTORE_DEADLINE) -> DrillResult:
+          restore_deadline: float = RESTORE_DEADLINE,
+          settle: float = 0.0, wait: float = 0.0) -> DrillResult:
     """Fail the master's port, measure until another member answers, restore the port.
 
-    The client keeps probing while the port is being disabled (the API call runs
-    in a thread), so downtime is what a client sees: from the master's last
-    answer to the first answer of another member. Whatever ends the probing, the
-    port is re-enabled and seen enabled before this returns or raises (signals that
-    arrive meanwhile wait in `gate`); `guardian(master)` starts a watchdog first."""
-    answered = probe_once(url, timeout=5.0)
-    if answered is None or answered not in members:
-        raise RuntimeError(f"{url} answered {answered!r}, not one of {', '.join(members)}")
-    old_master: str = answered
+    First the master: the member that has answered steadily for `settle` seconds,
+    waited for up to `wait` seconds (stable_master). The client keeps probing while
+    the port is being disabled (the API call runs in a thread), so downtime is what a
+    client sees: from the master's last answer to the first answer of another member.
+    Whatever ends the probing, the port is re-enabled and seen enabled before this
+    returns or raises (signals that arrive meanwhile wait in `gate`); `guardian(master)`
+    starts a watchdog first."""
+    old_master = stable_master(url, members, settle, wait, clock=clock)
     watchdog = guardian(old_master) if guardian else None
     gate = gate or SignalGate()
     probes = [Probe(clock(), old_master)]
@@ -255,6 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--probe-timeout", type=float, default=0.25)
     run.add_argument("--restore-deadline", type=float, default=RESTORE_DEADLINE,
                      help="seconds to get the port enabled again before failing")
+    run.add_argument("--settle", type=float, default=0.0,
+                     help="seconds the master must have answered every probe before its "
+                          "port is disabled (default 0: one answer)")
+    run.add_argument("--wait", type=float, default=0.0,
+                     help="seconds to wait for such a master before giving up, disabling "
+                          "nothing (default 0: no waiting)")
     _switch_options(sub.add_parser("restore", help="re-enable member ports left disabled"),
                     required=False)
     _switch_options(sub.add_parser("guard", help="(internal) restore a port unless released "
@@ -296,7 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                            args.probe_timeout,
                            guardian=lambda master: Guardian(_guard_argv(args, master,
                                                                         ports[master])),
-                           gate=gate, restore_deadline=args.restore_deadline)
+                           gate=gate, restore_deadline=args.restore_deadline,
+                           settle=args.settle, wait=args.wait)
         except Interrupted as stop:
             say(f"failover drill {stop}")
             return 128 + stop.signum

@@ -123,6 +123,65 @@ def test_drill_names_each_member_port_and_runs_after_the_smoke_check() -> None:
     assert "--member vrrp-node-1=vrrp-node-1-port-id" in create
     assert "--member vrrp-node-2=vrrp-node-2-port-id" in create
     assert any(d.endswith("::vrrp-smoke-check") for d in drill.dependencies)
+    # waits up to the check deadline for a master steady for five adverts (at least 3 s)
+    assert create.endswith("--settle 3 --wait 600"), create
+
+
+def test_drill_waits_longer_for_a_steady_master_with_slow_adverts() -> None:
+    mocks, _ = _pair({"failover_drill": True, "advert_interval": 1, "check_deadline": 1500})
+    assert mocks.named("vrrp-failover-drill").inputs["create"].endswith(
+        "--settle 5 --wait 1500")
+
+
+class FakeClock:
+    """time.monotonic that moves only when the code sleeps."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.now = 0.0
+        monkeypatch.setattr(failover_check.time, "sleep", self.sleep)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_the_drill_waits_out_silence_and_a_moving_master(monkeypatch: Any) -> None:
+    """Right after boot: nothing, then node-2 for a moment, then node-1 steadily. The
+    port disabled is node-1's, once it has answered for the settle time."""
+    clock = FakeClock(monkeypatch)
+    answers = iter([None] * 4 + ["vrrp-node-2"] * 2 + ["vrrp-node-1"] * 100)
+    network = ScriptedNetwork(silent=0)
+    monkeypatch.setattr(failover_check, "probe_once", lambda url, timeout: next(answers)
+                        if not network.disabled else network.probe(url, timeout))
+    result = failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], network,
+                                  timeout=5, probe_interval=0.001, clock=clock,
+                                  settle=2, wait=60)
+    assert network.disabled == ["vrrp-node-1"] and result.old_master == "vrrp-node-1"
+    assert result.new_master == "vrrp-node-2"
+    assert clock.now >= 3.0 + 2.0   # 6 probes 0.5 s apart before node-1, then 2 s of it
+
+
+def test_the_drill_disables_nothing_without_a_steady_master_in_time(monkeypatch: Any
+                                                                   ) -> None:
+    clock = FakeClock(monkeypatch)
+    flip = iter(["vrrp-node-1", "vrrp-node-2"] * 1000)
+    monkeypatch.setattr(failover_check, "probe_once", lambda url, timeout: next(flip))
+    network = ScriptedNetwork(silent=0)
+    with pytest.raises(RuntimeError, match=r"no member answered steadily for 5 s within 30 s"):
+        failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], network,
+                             clock=clock, settle=5, wait=30)
+    assert network.disabled == [] and network.enabled == []
+    assert 30 <= clock.now < 31
+
+
+def test_without_a_wait_one_unanswered_probe_disables_nothing(monkeypatch: Any) -> None:
+    monkeypatch.setattr(failover_check, "probe_once", lambda url, timeout: None)
+    network = ScriptedNetwork(silent=0)
+    with pytest.raises(RuntimeError, match="no member answered steadily"):
+        failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], network)
+    assert network.disabled == []
 
 
 def test_checks_do_not_run_in_preview() -> None:
