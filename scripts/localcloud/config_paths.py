@@ -1,6 +1,7 @@
 """Lists the files and directories a local-cloud service would use, read from its config.
 
-Run with the local cloud's venv: ``config_paths.py PROJECT NAMESPACE CONFIG_FILE...``.
+Run with the local cloud's venv: ``config_paths.py PROJECT NAMESPACE[,NAMESPACE...]
+CONFIG_FILE...``.
 Registers every option of the service's own oslo.config namespace and of the libraries
 in the venv (the namespaces their ``oslo.config.opts`` entry points declare), parses the
 service's generated config files as the service does, and prints, as JSON, every option
@@ -27,9 +28,11 @@ LIBRARY_PREFIXES = ("oslo.", "keystonemiddleware.auth_token", "os_vif", "osprofi
 
 
 def namespaces(own: str) -> list[str]:
+    """The libraries' namespaces and the service's own (comma-separated: an agent reads
+    options of several of its project's namespaces)."""
     names = {ep.name for ep in entry_points(group="oslo.config.opts")}
     libraries = {n for n in names if n.startswith(LIBRARY_PREFIXES) and n != "oslo.config"}
-    return sorted(libraries | {own})
+    return sorted(libraries | set(own.split(",")))
 
 
 def load(project: str, own: str, files: list[str]) -> cfg.ConfigOpts:
