@@ -87,8 +87,11 @@ start_ovn_central() {
 }
 
 # ------------------------------------------------------------------ networks
-# ns_ensure NAME: a named network namespace with loopback up
+# ns_ensure NAME: a named network namespace with loopback up, recorded in the state dir
+# (dataplane_cleanup deletes exactly the recorded ones)
+NS_LIST="$STATE/namespaces"
 ns_ensure() {
+  grep -qxF -- "$1" "$NS_LIST" 2>/dev/null || echo "$1" >>"$NS_LIST"
   [ -e "/run/netns/$1" ] || ip netns add "$1"
   ip -n "$1" link set lo up
 }
@@ -258,22 +261,73 @@ EOF
 }
 
 # ------------------------------------------------------------------ teardown
-# Everything the data plane made that outlives its processes: the domains' QEMU and the
-# metadata proxies (daemons), and the namespaces (the hypervisors', the public segment's,
-# the client's). The agents' ovnmeta-<network> namespaces live in their own /run/netns
-# (dataplane/hvN/netns, in their mount namespace) and go with their last process.
+# A data plane made on a fresh state dir starts from nothing: namespaces of its names
+# left by a cloud whose state dir is gone (wiped by hand, or a crashed run) are stale,
+# not another cloud's (two clouds cannot run at once: their ports are fixed).
+remove_stale_namespaces() {
+  local ns
+  [ ! -d "$DP" ] || return 0
+  for ns in $(ip netns list | awk '{print $1}'); do
+    case "$ns" in
+      "$NS_PREFIX"-*) say "removing stale namespace $ns (no data plane in $STATE)"; ip netns del "$ns" ;;
+    esac
+  done
+}
+
+# pidfile_process FILE: the pid a daemon's own pid file names (OVS, OVN, libvirtd,
+# virtlogd, haproxy: the pid only), if that process started before the file was last
+# written (a process that started later got a reused pid and is not the daemon)
+pidfile_process() {
+  local pid start_ticks started written
+  read -r pid _ <"$1" 2>/dev/null || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" -gt 1 ] || return 1
+  start_ticks="$(proc_start "$pid")" || return 1
+  written="$(stat -c %Y "$1")" || return 1
+  started="$(awk -v t="$start_ticks" -v hz="$(getconf CLK_TCK)" '/^btime/{printf "%d", $2 + t / hz}' /proc/stat)"
+  [ "$started" -le $((written + 1)) ] || return 1
+  echo "$pid"
+}
+
+# this shell and its ancestors (never killed by the sweep below, whatever their arguments)
+self_and_ancestors() {
+  local p=$$
+  echo "$BASHPID"
+  while [ "$p" -gt 1 ]; do echo "$p"; p="$(proc_field "$p" 4)" || break; done
+}
+
+# Everything the data plane made that outlives the services of $RUN/*.pid, whichever
+# layout of the cloud made it:
+# - daemons with pid files of their own anywhere in the state dir (OVS, OVN, libvirtd,
+#   virtlogd, the metadata proxies' haproxy);
+# - every process whose command line names the state dir: QEMU (libvirt daemonizes it),
+#   privsep helpers, and daemons of a layout that kept its pid files elsewhere;
+# - the namespaces the state dir records (the hypervisors', the public segment's, the
+#   client's; with their taps, veths and bridges), or, for a state dir from before the
+#   record, those of this cloud's prefix. The agents' ovnmeta-<network> namespaces live
+#   in their own /run/netns (dataplane/hvN/netns, in their mount namespace) and go with
+#   their last process.
 dataplane_cleanup() {
-  local proc pid ns
-  # QEMU (libvirt daemonizes it) and the metadata proxies' haproxy (daemons too): every
-  # process left whose command line names this cloud's state dir
+  local f pid proc keep ns
+  [ -d "$STATE" ] || return 0
+  while IFS= read -r -d '' f; do
+    pid="$(pidfile_process "$f")" || continue
+    kill -KILL "$pid" 2>/dev/null || true
+  done < <(find "$STATE" -name '*.pid' -type f -print0 2>/dev/null)
+  keep=" $(self_and_ancestors | tr '\n' ' ') "
   for proc in /proc/[0-9]*; do
     pid="${proc#/proc/}"
-    [ "$pid" != $$ ] || continue
+    [[ "$keep" != *" $pid "* ]] || continue
     if tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF "$STATE/"; then
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
-  for ns in $(ip netns list | awk '{print $1}'); do
-    case "$ns" in "$NS_PREFIX"-*) ip netns del "$ns" ;; esac
-  done
+  if [ -f "$NS_LIST" ]; then
+    while read -r ns; do
+      [ -z "$ns" ] || [ ! -e "/run/netns/$ns" ] || ip netns del "$ns"
+    done <"$NS_LIST"
+  elif [ -d "$DP" ]; then
+    for ns in $(ip netns list | awk '{print $1}'); do
+      case "$ns" in "$NS_PREFIX"-*) ip netns del "$ns" ;; esac
+    done
+  fi
 }
