@@ -72,3 +72,18 @@ def test_done_file_of_a_finished_run_names_every_task() -> None:
     states = json.loads(done.read_text())
     assert set(states) >= listed_periodic()
     assert all(s["successes"] >= 1 for s in states.values()), states
+
+
+def test_nb_global_has_neutrons_settings() -> None:
+    """What the start-up tasks are run for: NB_Global carries Neutron's [ovn_nb_global]
+    settings (ignore_lsp_down=false: ARP replies only for ports a chassis has claimed;
+    OVN's own default is true)."""
+    sock = STATE / "dataplane" / "ovn" / "ovnnb_db.sock"
+    if not sock.exists():
+        if os.environ.get("VRRP_DATA_PLANE") == "1":
+            pytest.fail(f"VRRP_DATA_PLANE=1 but there is no {sock}")
+        pytest.skip("the local cloud runs with fake compute (no OVN)")
+    out = subprocess.run(["ovn-nbctl", f"--db=unix:{sock}", "get", "NB_Global", ".",
+                          "options:ignore_lsp_down"], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip().strip('"') == "false"
