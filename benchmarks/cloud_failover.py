@@ -20,7 +20,8 @@ components/failover_check.py's drill (the code `pulumi up` runs):
 Baseline: the same keepalived/Apache settings in the namespace lab (no VM, no cloud;
 benchmarks/failover_lab.py): port blocked, Apache stopped, link down.
 
-Memory: RSS of the cloud's processes (every process group scripts/local-cloud started)
+Memory: RSS and PSS of the cloud's processes (the process groups scripts/local-cloud started
+and every process naming its state dir: haproxy daemonizes out of them)
 and peak RSS of each member's QEMU.
 """
 
@@ -245,25 +246,43 @@ def pss_mib(pid: int) -> float:
     return 0.0
 
 
-def memory(samples: Samples) -> None:
-    run = cloud.STATE / "run"
-    total = pss = 0.0
-    for pidfile in run.glob("*.pid"):
+def cloud_pids() -> set[int]:
+    """Every process of the cloud: the process groups scripts/local-cloud started, and
+    every process naming the state dir on its command line (the metadata proxies' haproxy
+    and the QEMUs daemonize out of those groups)."""
+    pids: set[int] = set()
+    for pidfile in (cloud.STATE / "run").glob("*.pid"):
         try:
             fields = pidfile.read_text().split()
         except OSError:
             continue
         if len(fields) != 2:   # not ours ("PID STARTTIME"): a daemon's own pid file
             continue
-        leader = int(fields[0])
-        pids = subprocess.run(["pgrep", "-g", str(leader)], capture_output=True,
-                              text=True).stdout.split() or [str(leader)]
-        total += sum(rss_mib(int(p)) for p in pids)
-        pss += sum(pss_mib(int(p)) for p in pids)
+        group = subprocess.run(["pgrep", "-g", fields[0]], capture_output=True,
+                               text=True).stdout.split()
+        pids.update(int(p) for p in group or [fields[0]])
+    marker = str(cloud.STATE) + "/"
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                        errors="replace"):
+                    pids.add(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def memory(samples: Samples) -> None:
+    qemu_pids = set()
     qemu = []
     for pidfile in (cloud.STATE / "dataplane").glob("hv*/libvirt/run/qemu/instance-*.pid"):
         pid = int(pidfile.read_text().strip())
+        qemu_pids.add(pid)
         qemu.append((rss_mib(pid), rss_mib(pid, "VmHWM"), pss_mib(pid)))
+    pids = cloud_pids() - qemu_pids
+    total = sum(rss_mib(p) for p in pids)
+    pss = sum(pss_mib(p) for p in pids)
     samples.add("memory: the cloud's processes, sum of RSS (MiB)", total)
     samples.add("memory: the cloud's processes, sum of PSS (MiB)", pss)
     for now, peak, _ in qemu:
