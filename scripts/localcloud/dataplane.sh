@@ -134,8 +134,13 @@ start_hv_ovs() { # N
     --log-file="$LOG/hv$n-ovsdb.log" -vconsole:off
   wait_sock "$d/db.sock" "hv$n-ovsdb" 30
   vsctl "$n" --no-wait init
+  # --monitor (as ovs-ctl starts it on a real host): a monitor process restarts the daemon
+  # when it crashes. Debian 12's OVS 3.1.0 userspace conntrack aborts now and then under
+  # the routers' NAT ("conntrack.c:1063: assertion conn->conn_type ==
+  # CT_CONN_TYPE_DEFAULT failed in conn_update_state()"): without a restart that
+  # hypervisor's data plane (on hv1 also every floating IP) stays dark for good.
   OVS_RUNDIR="$d" start "hv$n-vswitchd" ip netns exec "$ns" /usr/sbin/ovs-vswitchd "unix:$d/db.sock" \
-    --pidfile="$d/ovs-vswitchd.pid" --unixctl="$d/ovs-vswitchd.ctl" \
+    --monitor --pidfile="$d/ovs-vswitchd.pid" --unixctl="$d/ovs-vswitchd.ctl" \
     --log-file="$LOG/hv$n-vswitchd.log" -vconsole:off
   wait_sock "$d/ovs-vswitchd.ctl" "hv$n-vswitchd" 30
 
