@@ -298,13 +298,14 @@ def test_7_config_drive_boots_a_serving_pair(engine: dict[str, Any], conn: Any) 
     assert mirror and key_file, "eval \"$(scripts/local-cloud env)\" first"
     before = census(conn)
     stack = new_stack(engine, "cd")
-    stack_config(stack, {"configDrive": True, "failoverDrill": False, "pairName": "cdrive",
-                         "image": "debian-12-base", "packageSource": "mirror",
-                         "subnetCidr": "10.30.0.0/24", "vipAddress": "10.30.0.200",
-                         "memberAddresses": ["10.30.0.4", "10.30.0.5"]})
-    stack.config("set", "vrrp-pair:aptMirror", mirror)
     with open(key_file) as key:
-        stack.config("set", "vrrp-pair:aptMirrorKey", key.read())
+        # into the stack file, not `pulumi config set`: the armored key starts with "-"
+        # and the CLI takes it for a flag ("bad flag syntax")
+        stack_config(stack, {"configDrive": True, "failoverDrill": False, "pairName": "cdrive",
+                             "image": "debian-12-base", "packageSource": "mirror",
+                             "subnetCidr": "10.30.0.0/24", "vipAddress": "10.30.0.200",
+                             "memberAddresses": ["10.30.0.4", "10.30.0.5"],
+                             "aptMirror": mirror, "aptMirrorKey": key.read()})
     stack.env["VRRP_CHECK_NETNS"] = os.environ.get("VRRP_CHECK_NETNS", "vrrp-lc-client")
     ids: dict[str, str] = {}
     networks: set[str] = set()
