@@ -503,7 +503,8 @@ Include {root}/sites/000-default.conf
         """Power loss: every process killed, addresses not configured by the
         image (the VIP) gone, NIC down, /run (a tmpfs) emptied."""
         self.kill_everything()
-        for path in (self.web_check_state, self.apache_pidfile):
+        keepalived_pidfiles = [self.pidfile(w) for w in ("parent", "vrrp", "checkers", "bfd")]
+        for path in (self.web_check_state, self.apache_pidfile, *keepalived_pidfiles):
             path.unlink(missing_ok=True)
         for cidr in self.addresses():
             if cidr.split("/")[0] != self.address:
