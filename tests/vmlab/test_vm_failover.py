@@ -243,9 +243,13 @@ def test_trio_master_returns_without_preempting(trio: Any) -> None:
     seen = scenarios.stable_for(lab, 15)
     _record("trio_master_returns", {"member": returning.name, "seconds_to_backup": round(back, 1),
                                     "serving": seen})
-    assert seen["members"] == [current], seen
+    # The claim: the returning member does not take the VIP back. Which survivor serves
+    # is not: once, in the emulated trio, the two survivors swapped while the third booted
+    # (no request failed; three TCG guests on two host CPUs starve the master's adverts).
+    assert seen["members"] and returning.name not in seen["members"], (current, seen)
     assert seen["failed"] <= _tolerated(seen), seen
-    assert _holders(lab) == [current]
+    holders = _holders(lab)
+    assert len(holders) == 1 and holders[0] != returning.name, holders
 
 
 def test_trio_next_master_powered_off(trio: Any) -> None:
