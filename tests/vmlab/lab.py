@@ -597,6 +597,7 @@ class Lab:
                 _, out, _ = vm.exec(
                     "cat /var/log/cloud-init-output.log; echo ----; "
                     "journalctl -b --no-pager -u cloud-final -u keepalived -u apache2 "
+                    "-u vrrp-pair-webcheck "
                     "| tail -n 200",
                     timeout=60)
                 (vm.dir / f"guest-logs-{vm.boots}.txt").write_text(out)
