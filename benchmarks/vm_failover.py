@@ -17,7 +17,7 @@ boot, timed from the client namespace:
   apache-hung     every Apache process of the master SIGSTOPped, then resumed
   port-down       the master's tap down on the bridge (failover_check drill)
   power-off       QEMU of the master quits; then it boots again and its return
-                  to BACKUP is timed as "rejoin" (the VIP stays: preemption never)
+                  to BACKUP is timed as "rejoin"; whether it serves right after is counted
 
 Baseline for the failover numbers, measured in the same run: the same rendered
 keepalived/Apache settings in the network-namespace lab (no VM, no emulation;
@@ -95,8 +95,10 @@ def failover_runs(lab: Lab, runs: int, samples: Samples, label: str) -> None:
         old.wait_agent(scenarios.DEADLINE)
         _wait_backup(lab, old.name, scenarios.DEADLINE)
         samples.add(f"{label}: rejoin as BACKUP after power-on (s)", time.monotonic() - started)
-        if lab.who_serves() == old.name:
-            raise AssertionError(f"{old.name} took the VIP back (preemption is never)")
+        # Counted, not raised: a guest stalled while it boots can miss adverts and take the
+        # VIP, as VRRP says (tests/vmlab); no preemption is asserted in the namespace lab.
+        samples.add(f"{label}: returning member serves right after rejoin (0/1)",
+                    1.0 if lab.who_serves() == old.name else 0.0)
         _settle(lab)
 
 
