@@ -279,7 +279,7 @@ def test_a_stopped_web_check_leaves_keepalived_s_own_check_in_charge(make_lab):
     time.sleep(1)
     assert lab.vip_holders() == [N1] and "FAULT" not in n1.keepalived_log()
     fail_master(lab, Member.stop_apache, N1, N2)
-    assert "VRRP_Script(check_web) failed" in n1.keepalived_log()
+    assert "VRRP_Script(check_member) failed" in n1.keepalived_log()
 
 
 def test_without_the_fast_web_check_keepalived_s_own_check_moves_the_vip(make_lab):

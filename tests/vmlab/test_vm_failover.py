@@ -258,8 +258,8 @@ class TestPreinstalledPair:
         web_check = _journal_since(lab, old, "vrrp-pair-webcheck", since)
         keepalived = _journal_since(lab, old, "keepalived", since)
         named_by = {"fast_web_check": "FAILED: no answer within" in web_check,
-                    "backstop": ("VRRP_Script(check_web) timed_out" in keepalived
-                                 or "VRRP_Script(check_web) failed" in keepalived)}
+                    "backstop": ("VRRP_Script(check_member) timed_out" in keepalived
+                                 or "VRRP_Script(check_member) failed" in keepalived)}
         _record("preinstalled_apache_hung_named_by", named_by)
         if not any(named_by.values()):
             log(f"{old}: nothing named the hang since @{since}; web check journal:\n{web_check}\n"
