@@ -25,6 +25,7 @@ KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 INTERFACE_FILE = "/etc/keepalived/vrrp-interface.conf"
 CHECK_SCRIPT = "/etc/keepalived/check-web.sh"
 GATEWAY_SCRIPT = "/etc/keepalived/check-gateway.sh"
+MEMBER_CHECK_SCRIPT = "/etc/keepalived/check-member.sh"
 INTERFACE_SCRIPT = "/usr/local/sbin/vrrp-pair-interface"
 WEB_CHECK_SCRIPT = "/usr/local/sbin/vrrp-pair-webcheck"
 WEB_CHECK_UNIT = "/etc/systemd/system/vrrp-pair-webcheck.service"
@@ -53,8 +54,6 @@ VRRP_RLIMIT_RTTIME_US = 1_000_000
 # split brain heals at 0.03/0.18/0.82 s (min/median/max) with 1 s, against
 # 0.12/0.98/2.05 s with 5 s.
 GARP_REFRESH_SECONDS = 1
-GATEWAY_FALL = 2
-GATEWAY_RISE = 2
 GARP_REFRESH_REPEAT = 2
 
 # One word of a keepalived or Apache config: nothing that starts a comment (# !), a
@@ -246,10 +245,10 @@ def keepalived_conf(settings: Settings, member: MemberView, vip: str, vrid: int,
         web_check_state=WEB_CHECK_STATE if web_check_on(settings) else None,
         interface_file=INTERFACE_FILE,
         own_ip=member.address,
-        check_name="check_web",
-        check_script_path=CHECK_SCRIPT,
+        check_name="check_member",
+        check_script_path=MEMBER_CHECK_SCRIPT,
         check_interval=settings.health_check_interval,
-        check_timeout=settings.health_check_interval + 1,
+        check_timeout=member_check_timeout(settings),
         check_fall=settings.health_check_fall,
         check_rise=settings.health_check_rise,
         instance_name=instance_name(settings),
@@ -263,11 +262,14 @@ def keepalived_conf(settings: Settings, member: MemberView, vip: str, vrid: int,
         auth_pass=auth_pass if settings.uses_auth else None,
         vip=vip,
         vip_prefix=128 if settings.ip_version == 6 else 32,
-        gateway=settings.gateway_check_address,
-        gateway_script_path=GATEWAY_SCRIPT,
-        gateway_fall=GATEWAY_FALL,
-        gateway_rise=GATEWAY_RISE,
     )
+
+
+def member_check_timeout(settings: Settings) -> int:
+    """Seconds keepalived lets check-member.sh run: curl's own limit (the interval),
+    plus two gateway pings of at most 1 s each, plus 1 s to start on a slow host."""
+    pings = 2 if settings.gateway_check_address else 0
+    return settings.health_check_interval + pings + 1
 
 
 def member_files(settings: Settings, member: MemberView, vip: str, vrid: int,
@@ -287,6 +289,9 @@ def member_files(settings: Settings, member: MemberView, vip: str, vrid: int,
         *([RenderedFile(GATEWAY_SCRIPT, "0755", _render(
             "check-gateway.sh.j2", member_name=member.name,
             gateway=settings.gateway_check_address))] if settings.gateway_check_address else []),
+        RenderedFile(MEMBER_CHECK_SCRIPT, "0755", _render(
+            "check-member.sh.j2", member_name=member.name, web_script=CHECK_SCRIPT,
+            gateway_script=GATEWAY_SCRIPT if settings.gateway_check_address else "")),
         *(web_check_files(settings, member) if web_check_on(settings) else []),
         RenderedFile(KEEPALIVED_CONF, "0600",
                      keepalived_conf(settings, member, vip, vrid, auth_pass)),

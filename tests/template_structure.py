@@ -82,6 +82,7 @@ TEMPLATE_OF = {
     render.INDEX_HTML: "index.html.j2",
     render.CHECK_SCRIPT: "check-web.sh.j2",
     render.GATEWAY_SCRIPT: "check-gateway.sh.j2",
+    render.MEMBER_CHECK_SCRIPT: "check-member.sh.j2",
     render.KEEPALIVED_CONF: "keepalived.conf.j2",
 }
 

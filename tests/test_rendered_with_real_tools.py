@@ -168,6 +168,6 @@ def test_keepalived_test_harness_does_fail_on_a_missing_check_script(secure_dir:
     _require("keepalived")
     _, _member, user_data = CASES[0]
     result = keepalived_test(user_data, _own_address(user_data), secure_dir,
-                             mutate=Path(render.CHECK_SCRIPT).name)
+                             mutate=Path(render.MEMBER_CHECK_SCRIPT).name)
     assert result.returncode != 0
-    assert "check_web" in result.stderr
+    assert "check_member" in result.stderr

@@ -391,6 +391,9 @@ Include {root}/sites/000-default.conf
             return ""
 
     # ---- keepalived --------------------------------------------------------
+    # keepalived's processes and the option naming each one's pid file.
+    KEEPALIVED_PIDFILES = {"parent": "-p", "vrrp": "-r", "checkers": "-c", "bfd": "-b"}
+
     def pidfile(self, which: str) -> Path:
         return self.root / "run" / f"keepalived{'' if which == 'parent' else '_' + which}.pid"
 
@@ -412,8 +415,8 @@ Include {root}/sites/000-default.conf
     def _spawn_keepalived(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
         cmd = self.in_member(
             "keepalived", "-n", "-l", "-G", "-P", "-f", KEEPALIVED_CONF,
-            "-p", str(self.pidfile("parent")), "-r", str(self.pidfile("vrrp")),
-            "-c", str(self.pidfile("checkers")), "-b", str(self.pidfile("bfd")))
+            *(arg for which, option in self.KEEPALIVED_PIDFILES.items()
+              for arg in (option, str(self.pidfile(which)))))
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -503,7 +506,8 @@ Include {root}/sites/000-default.conf
         """Power loss: every process killed, addresses not configured by the
         image (the VIP) gone, NIC down, /run (a tmpfs) emptied."""
         self.kill_everything()
-        for path in (self.web_check_state, self.apache_pidfile):
+        keepalived_pidfiles = [self.pidfile(which) for which in self.KEEPALIVED_PIDFILES]
+        for path in (self.web_check_state, self.apache_pidfile, *keepalived_pidfiles):
             path.unlink(missing_ok=True)
         for cidr in self.addresses():
             if cidr.split("/")[0] != self.address:

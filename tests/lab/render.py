@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:
 # file, the lab must notice instead of silently following).
 KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 CHECK_SCRIPT = "/etc/keepalived/check-web.sh"
+GATEWAY_SCRIPT = "/etc/keepalived/check-gateway.sh"
 INTERFACE_FILE = "/etc/keepalived/vrrp-interface.conf"
 INTERFACE_SCRIPT = "/usr/local/sbin/vrrp-pair-interface"
 INDEX_HTML = "/var/www/html/index.html"
