@@ -136,6 +136,16 @@ def _web_check_moves_the_vip(lab: Lab, scenario: Any, key: str) -> tuple[dict[st
 
 # --- packageSource=mirror: two members -------------------------------------------------
 
+def _power_off_moves_the_vip(lab: Lab, key: str) -> dict[str, Any]:
+    """Powers the master off, records the result under `key` and asserts another member
+    took the VIP within MAX_DOWNTIME."""
+    result = scenarios.power_off_master(lab)
+    _record(key, result)
+    assert result["new_master"] not in (None, result["old_master"])
+    assert result["downtime_seconds"] <= MAX_DOWNTIME, result
+    return result
+
+
 class TestMirrorPair:
     """Class-scoped lab: torn down before the next class boots its own (two TCG
     guests at a time; module scope kept this pair running beside the next)."""
@@ -177,14 +187,12 @@ class TestMirrorPair:
             assert len(logs) > 32 * 1024 and "Cloud-init v." in logs, \
                 f"{vm.name}: {len(logs)} chars"
 
-
     def test_mirror_apache_stopped_on_master_moves_the_vip(self, mirror_pair: Any) -> None:
         lab, _ = mirror_pair
         result = scenarios.apache_stopped(lab)
         _record("mirror_apache_stopped", result)
         assert result["new_master"] not in (None, result["old_master"])
         assert result["downtime_seconds"] <= MAX_DOWNTIME, result
-
 
     def test_mirror_recovered_master_does_not_preempt(self, mirror_pair: Any) -> None:
         """preemption=never: the old master's Apache is back (drill restarted it); it
@@ -215,7 +223,6 @@ class TestPreinstalledPair:
         assert not (lab.dir / "mirror.log").exists()
         assert _holders(lab) == [boot["served_by"]]
 
-
     def test_preinstalled_web_check_runs_under_systemd(
             self, preinstalled_pair: Any) -> None:
         """The rendered unit under the guest's systemd: active, as a dynamic user, its
@@ -234,7 +241,6 @@ class TestPreinstalledPair:
             assert verdict == "0", f"{vm.name}: verdict {verdict!r}\n{out}"
             assert "vrrp-pair-webcheck.service" in after.split(), out
 
-
     def test_preinstalled_apache_killed_on_master_moves_the_vip(
             self, preinstalled_pair: Any) -> None:
         lab = preinstalled_pair[0]
@@ -242,7 +248,6 @@ class TestPreinstalledPair:
                                                  "preinstalled_apache_killed")
         journal = _journal_since(lab, result["old_master"], "vrrp-pair-webcheck", since)
         assert "FAILED: Apache's main process" in journal, journal
-
 
     def test_preinstalled_apache_hung_on_master_moves_the_vip(
             self, preinstalled_pair: Any) -> None:
@@ -266,7 +271,6 @@ class TestPreinstalledPair:
                 f"keepalived journal:\n{keepalived}")
         assert old not in _holders(lab), f"{old} still holds the VIP after its Apache hung"
 
-
     def test_preinstalled_master_port_down_moves_the_vip(
             self, preinstalled_pair: Any) -> None:
         """The drill takes the master's port down (tap down on the bridge: the guest keeps its
@@ -282,16 +286,11 @@ class TestPreinstalledPair:
         _record("preinstalled_port_down", result)
         log(f"after the port came back: {after}")
 
-
     def test_preinstalled_master_powered_off_moves_the_vip(
             self, preinstalled_pair: Any) -> None:
         lab, _ = preinstalled_pair
-        result = scenarios.power_off_master(lab)
-        _record("preinstalled_power_off", result)
-        assert result["new_master"] not in (None, result["old_master"])
-        assert result["downtime_seconds"] <= MAX_DOWNTIME, result
+        result = _power_off_moves_the_vip(lab, "preinstalled_power_off")
         assert not lab.vm(result["old_master"]).running
-
 
     def test_preinstalled_master_returns_without_preempting(
             self, preinstalled_pair: Any) -> None:
@@ -314,11 +313,7 @@ class TestPreinstalledPair:
                  "serving_before": current, "settled": settled})
         log(f"{returning.name} back as BACKUP after {back:.0f} s; then {settled}")
 
-
     def test_preinstalled_next_master_powered_off(
             self, preinstalled_pair: Any) -> None:
         lab, _ = preinstalled_pair
-        result = scenarios.power_off_master(lab)
-        _record("preinstalled_second_power_off", result)
-        assert result["new_master"] not in (None, result["old_master"])
-        assert result["downtime_seconds"] <= MAX_DOWNTIME, result
+        _power_off_moves_the_vip(lab, "preinstalled_second_power_off")
