@@ -32,11 +32,10 @@ def test_own_subnet_gets_the_gateway_isolation_check() -> None:
 def test_existing_subnet_without_gateway_ip_has_no_gateway_check() -> None:
     args = {**VARIANTS["recipe-default"], "existing_network_id": "n", "existing_subnet_id": "s",
             "floating_ip": False}
-    user_data = next(iter(rendered_user_data(args).values()))
-    conf = written_files(user_data)[render.KEEPALIVED_CONF]["content"]
-    assert render.GATEWAY_SCRIPT not in written_files(user_data)
-    assert render.GATEWAY_SCRIPT not in written_files(user_data)[render.MEMBER_CHECK_SCRIPT][
-        "content"]
+    files = written_files(next(iter(rendered_user_data(args).values())))
+    conf = files[render.KEEPALIVED_CONF]["content"]
+    assert render.GATEWAY_SCRIPT not in files
+    assert render.GATEWAY_SCRIPT not in files[render.MEMBER_CHECK_SCRIPT]["content"]
     # The optional block leaves the next one on a line of its own (it was
     # "}vrrp_instance vrrp_vip {": found by the property tests).
     assert "}\n\nvrrp_instance " in conf
