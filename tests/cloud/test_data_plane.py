@@ -1,4 +1,5 @@
-"""The recipe's claims on the local cloud's real data plane (issue 15, tests 1-8).
+"""The recipe's claims on the local cloud's real data plane (issue 15, tests 1-8;
+and the QEMU-only lab's scenarios, moved here).
 
     scripts/local-cloud up && eval "$(scripts/local-cloud env)"
     VRRP_DATA_PLANE=1 python -m pytest -s tests/cloud
@@ -8,7 +9,8 @@ The dev stack (Pulumi.dev.yaml plus scripts/localcloud/dev-stack.yaml, as
 member can be reached through the master) is brought up once with the smoke check and
 the failover drill on, then probed from the client namespace: Neutron port security,
 the VRRP security-group rule, OVN's virtual port for the floating IP, admin_state_up,
-a hard reboot and a dead Apache. A second stack boots with `configDrive: true`. Every
+a hard reboot, Apache stopped, killed and hung, the master stopped and started through
+Nova, the web check under systemd. A second stack boots with `configDrive: true`. Every
 stack is destroyed and nothing of it may be left: no Neutron or Nova resource, no tap,
 no OVN logical switch port, no namespace.
 
@@ -26,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from components.render import WEB_CHECK_STATE
 from tests.cloud.pair import (
     UP_ONE_AT_A_TIME,
     data_plane_up,
@@ -206,12 +209,8 @@ def test_4_without_the_vrrp_rule_both_become_master(pair: Pair) -> None:
     assert len(answered) == 1, seen
 
 
-def test_5_hard_reboot_moves_the_vip_and_the_member_returns_as_backup(pair: Pair) -> None:
-    old = pair.master()
-    new = pair.other(old)
-    pair.conn.compute.reboot_server(pair.servers[old], "HARD")
-    took = pair.wait_served_by(new, 120)
-    say(f"{old} hard-rebooted: {new} serves after {took:.1f} s")
+def _returns_as_backup(pair: Pair, old: str, new: str) -> None:
+    """`old` is ACTIVE again, runs keepalived, and leaves the VIP with `new` (no preemption)."""
     wait_for(f"{old} ACTIVE again",
              lambda: pair.conn.compute.get_server(pair.servers[old]).status == "ACTIVE", 300,
              interval=3)
@@ -225,19 +224,82 @@ def test_5_hard_reboot_moves_the_vip_and_the_member_returns_as_backup(pair: Pair
     assert who_serves(pair.fip) == new
 
 
-def test_6_apache_stopped_on_the_master_moves_the_vip(pair: Pair) -> None:
+def test_5_hard_reboot_moves_the_vip_and_the_member_returns_as_backup(pair: Pair) -> None:
     old = pair.master()
     new = pair.other(old)
-    # The floating IP reaches the master; Apache stops 2 s after this SSH session ended:
-    # the VIP moves at once then, and a session still open to the old master would hang
-    # (its packets now reach the new master, whose conntrack drops them).
-    res = ssh(pair.fip, "sudo systemd-run --quiet --on-active=2 /usr/bin/systemctl stop apache2")
+    pair.conn.compute.reboot_server(pair.servers[old], "HARD")
+    took = pair.wait_served_by(new, 120)
+    say(f"{old} hard-rebooted: {new} serves after {took:.1f} s")
+    _returns_as_backup(pair, old, new)
+
+
+# Apache on the master: stopped, every process killed (as the OOM killer might: systemd's
+# Restart=on-abort brings it back), every process hung (SIGSTOP: connections accepted and
+# never answered). Each: (what breaks it, what restores it, what the web check logs).
+APACHE_FAULTS = {
+    "stopped": ("systemctl stop apache2", "systemctl start apache2", None),
+    "killed": ("systemctl kill -s KILL apache2", "systemctl start apache2",
+               "FAILED: Apache's main process"),
+    "hung": ("systemctl kill -s STOP apache2", "systemctl kill -s CONT apache2", None),
+}
+
+
+@pytest.mark.parametrize("fault", list(APACHE_FAULTS))
+def test_6_apache_broken_on_the_master_moves_the_vip(pair: Pair, fault: str) -> None:
+    """The fault is made through a user's path (SSH to the floating IP with the stack's key
+    pair), 2 s after that session ended: the VIP moves at once then, and a session still
+    open to the old master would hang (its packets now reach the new master, whose
+    conntrack drops them)."""
+    breaks, restores, logged = APACHE_FAULTS[fault]
+    old = pair.master()
+    new = pair.other(old)
+    since = ssh(pair.fip, "date +%s").stdout.strip()
+    assert since.isdigit(), since
+    res = ssh(pair.fip, f"sudo systemd-run --quiet --on-active=2 /usr/bin/{breaks}")
     assert res.returncode == 0, res.stderr
     try:
         took = pair.wait_served_by(new)
-        say(f"Apache stopped on {old}: {new} serves after {took:.1f} s")
+        say(f"Apache {fault} on {old}: {new} serves after {took:.1f} s")
+        journal = ssh(pair.ips[old], f"sudo journalctl -u vrrp-pair-webcheck -u keepalived "
+                      f"--since @{since} -o short-precise --no-pager", via=pair.fip).stdout
+        say(f"{old}'s web check and keepalived since the fault:\n{journal[-3000:]}")
+        if logged:
+            assert logged in journal, journal
     finally:
-        ssh(pair.ips[old], "sudo systemctl start apache2", via=pair.fip)
+        ssh(pair.ips[old], f"sudo {restores}", via=pair.fip)
+    assert who_serves(pair.fip) == new
+
+
+def test_web_check_runs_under_systemd_on_every_member(pair: Pair) -> None:
+    """The rendered unit under the member's systemd: active, as a dynamic user, its
+    verdict in the runtime directory keepalived tracks, keepalived ordered after it."""
+    pair.master()
+    for name, ip in pair.ips.items():
+        res = ssh(ip, "systemctl is-active vrrp-pair-webcheck; "
+                  "ps -o uid= -p $(systemctl show -p MainPID --value vrrp-pair-webcheck); "
+                  f"cat {WEB_CHECK_STATE}; systemctl show -p After --value keepalived",
+                  via=pair.fip)
+        assert res.returncode == 0, f"{name}: {res.stderr}"
+        active, uid, verdict, after = [line.strip() for line in res.stdout.splitlines()]
+        assert active == "active", res.stdout
+        assert uid.isdigit() and int(uid) != 0, f"{name}: the web check runs as {uid}"
+        assert verdict == "0", f"{name}: verdict {verdict!r}"
+        assert "vrrp-pair-webcheck.service" in after.split(), res.stdout
+
+
+def test_9_master_stopped_through_nova_moves_the_vip_and_returns_as_backup(pair: Pair) -> None:
+    """`openstack server stop` (Nova shuts the guest down, then powers it off), then
+    `openstack server start`: the other member serves meanwhile and keeps the VIP."""
+    old = pair.master()
+    new = pair.other(old)
+    pair.conn.compute.stop_server(pair.servers[old])
+    took = pair.wait_served_by(new, 120)
+    say(f"{old} stopped through Nova: {new} serves after {took:.1f} s")
+    wait_for(f"{old} SHUTOFF",
+             lambda: pair.conn.compute.get_server(pair.servers[old]).status == "SHUTOFF", 300,
+             interval=3)
+    pair.conn.compute.start_server(pair.servers[old])
+    _returns_as_backup(pair, old, new)
 
 
 def test_metadata_service_shows_a_property_set_on_the_running_member(pair: Pair) -> None:
