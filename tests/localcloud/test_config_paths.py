@@ -66,6 +66,12 @@ def cloud_venv() -> Path:
                                capture_output=True, text=True).stdout.strip())
 
 
+def ovn_driver() -> bool:
+    """Whether Neutron's ML2 runs the OVN mechanism driver (the data plane)."""
+    ml2 = (STATE / "etc" / "neutron" / "ml2_conf.ini").read_text()
+    return any(line.replace(" ", "") == "mechanism_drivers=ovn" for line in ml2.splitlines())
+
+
 def service_paths(project: str, namespace: str, files: list[str]) -> list[tuple[str, str]]:
     out = subprocess.run(
         [str(cloud_venv() / "bin" / "python"), str(CONFIG_PATHS), project, namespace,
@@ -91,6 +97,10 @@ def test_service_uses_no_path_outside_the_cloud(service: str) -> None:
             pytest.fail(f"VRRP_DATA_PLANE=1 but the cloud has no {files[0]}")
         pytest.skip("the local cloud runs with fake compute (scripts/test checks this "
                     "service again on the data plane)")
+    if service == "neutron" and not ovn_driver():
+        # fake compute: ML2 runs the local cloud's own mechanism driver, and the server
+        # never registers or reads the OVN driver's options
+        namespace = "neutron,neutron.ml2"
     ours = (str(STATE) + "/", str(cloud_venv()) + "/", "/dev/")
     foreign = [(option, path) for option, path in service_paths(project, namespace, files)
                if not path.startswith(ours) and option not in UNUSED_FEATURES]
