@@ -50,8 +50,15 @@ def log(msg):
     print(f"[bootstrap] {msg}", flush=True)
 
 
+# The cloud is reached by these arguments only: a shell that evaluated `local-cloud env`
+# has OS_CLOUD=vrrp-local (the demo user) and OS_CLIENT_CONFIG_FILE set, and openstacksdk
+# merged that cloud into these (HTTP 401 for the admin once clouds.yaml existed).
+ISOLATED = {"load_yaml_config": False, "load_envvars": False}
+
+
 def admin_conn():
     return openstack.connect(
+        **ISOLATED,
         auth_url=KEYSTONE,
         username="admin",
         password=PASSWORD,
@@ -66,6 +73,7 @@ def admin_conn():
 
 def demo_conn():
     return openstack.connect(
+        **ISOLATED,
         auth_url=KEYSTONE,
         username="demo",
         password=PASSWORD,
