@@ -39,8 +39,19 @@ def data_plane_up() -> bool:
 
 
 def in_client(*argv: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", CLIENT_NS, *argv], capture_output=True,
-                          text=True, timeout=timeout)
+    """Runs argv in the client namespace; past `timeout` it is killed and reported as
+    exit status 124 (as timeout(1) does), so a poll can go on: an SSH hop to a member
+    that is still booting can hang past its ConnectTimeout."""
+    command = ["ip", "netns", "exec", CLIENT_NS, *argv]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        stderr = _text(expired.stderr) + f"\ntimed out after {timeout:g} s"
+        return subprocess.CompletedProcess(command, 124, _text(expired.stdout), stderr)
+
+
+def _text(output: str | bytes | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
 
 def who_serves(address: str, timeout: float = 2.0) -> str | None:
