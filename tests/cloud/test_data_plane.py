@@ -293,11 +293,12 @@ def test_6_apache_broken_on_the_master_moves_the_vip(pair: Pair, fault: str) -> 
 
 
 def _web_check_facts(pair: Pair, ip: str) -> dict[str, str]:
-    """One labelled line each (the verdict file has no newline of its own)."""
+    """One labelled line each (the verdict file has no newline of its own; its runtime
+    directory belongs to the web check's dynamic user: root reads it, as keepalived does)."""
     res = ssh(ip, "echo active=$(systemctl is-active vrrp-pair-webcheck); "
               "echo uid=$(ps -o uid= -p $(systemctl show -p MainPID --value "
               "vrrp-pair-webcheck)); "
-              f"echo verdict=$(cat {WEB_CHECK_STATE}); "
+              f"echo verdict=$(sudo cat {WEB_CHECK_STATE}); "
               "echo after=$(systemctl show -p After --value keepalived)", via=pair.fip)
     facts = dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
     return {key: value.strip() for key, value in facts.items()}
@@ -313,7 +314,10 @@ def test_web_check_runs_under_systemd_on_every_member(pair: Pair) -> None:
             facts = _web_check_facts(pair, ip)
             return facts if facts.get("verdict") == "0" else None
 
-        facts = wait_for(f"{name}'s web check says healthy", healthy, 30, interval=2)
+        try:
+            facts = wait_for(f"{name}'s web check says healthy", healthy, 30, interval=2)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; it says {_web_check_facts(pair, ip)}") from None
         assert isinstance(facts, dict)
         assert facts["active"] == "active", facts
         uid = facts["uid"]
