@@ -161,11 +161,8 @@ class Action(failover_check.NeutronSwitch):
         if self.kind == "port down":
             super().disable(member)
         elif self.kind == "Apache stopped":
-            # 2 s after this session ends (as tests/cloud test 6): the VIP moves at once,
-            # and a session still open to the old master would hang
-            # (a timer's default accuracy is one minute: it fired 20 to 45 s late)
-            res = cloud.ssh(self.pair["fip"], "sudo systemd-run --quiet --on-active=2 "
-                            "--timer-property=AccuracySec=100ms /usr/bin/systemctl stop apache2")
+            res = cloud.ssh(self.pair["fip"],
+                            f"sudo {cloud.AFTER_SESSION} /usr/bin/systemctl stop apache2")
             if res.returncode != 0:
                 raise RuntimeError(res.stderr)
         else:

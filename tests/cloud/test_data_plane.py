@@ -31,6 +31,7 @@ import yaml
 
 from components.render import WEB_CHECK_STATE
 from tests.cloud.pair import (
+    AFTER_SESSION,
     UP_ONE_AT_A_TIME,
     data_plane_up,
     holds_vip,
@@ -261,11 +262,6 @@ APACHE_FAULTS = {
 }
 
 
-# 2 s after the SSH session ends. AccuracySec: a timer's default accuracy is one minute,
-# and the transient timer fired 20 to 45 s late (the fault then seemed slow to move the VIP).
-DELAYED = "systemd-run --quiet --on-active=2 --timer-property=AccuracySec=100ms"
-
-
 @pytest.mark.parametrize("fault", list(APACHE_FAULTS))
 def test_6_apache_broken_on_the_master_moves_the_vip(pair: Pair, fault: str) -> None:
     """The fault is made through a user's path (SSH to the floating IP with the stack's key
@@ -277,7 +273,7 @@ def test_6_apache_broken_on_the_master_moves_the_vip(pair: Pair, fault: str) -> 
     new = pair.other(old)
     since = ssh(pair.fip, "date +%s").stdout.strip()
     assert since.isdigit(), since
-    res = ssh(pair.fip, f"sudo {DELAYED} /usr/bin/{breaks}")
+    res = ssh(pair.fip, f"sudo {AFTER_SESSION} /usr/bin/{breaks}")
     assert res.returncode == 0, res.stderr
     try:
         took = pair.wait_served_by(new)
@@ -293,8 +289,9 @@ def test_6_apache_broken_on_the_master_moves_the_vip(pair: Pair, fault: str) -> 
 
 
 def _web_check_facts(pair: Pair, ip: str) -> dict[str, str]:
-    """One labelled line each (the verdict file has no newline of its own; its runtime
-    directory belongs to the web check's dynamic user: root reads it, as keepalived does)."""
+    """One labelled line each, so a command that prints nothing cannot shift the others
+    (the verdict's runtime directory belongs to the web check's dynamic user: root reads
+    it, as keepalived does)."""
     res = ssh(ip, "echo active=$(systemctl is-active vrrp-pair-webcheck); "
               "echo uid=$(ps -o uid= -p $(systemctl show -p MainPID --value "
               "vrrp-pair-webcheck)); "
