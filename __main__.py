@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pulumi
-
-from components import VrrpPair
-from components.stack_config import pair_name, read_args
+from vrrp_pair import VrrpPair
+from vrrp_pair.stack_config import pair_name, read_args
 
 config = pulumi.Config()
 pair = VrrpPair(pair_name(config), read_args(config))

@@ -2,7 +2,7 @@
 through Neutron, memory; with the namespace lab's baseline measured in the same run.
 
     scripts/local-cloud up && eval "$(scripts/local-cloud env)"
-    sudo .venv/bin/python benchmarks/cloud_failover.py [--ups 2] [--runs 3] [--json out.json]
+    sudo .venv/bin/python -m benchmarks.cloud_failover [--ups 2] [--runs 3] [--json out.json]
 
 Boot: `--ups` times `pulumi up` of a fresh dev stack (Pulumi.dev.yaml plus
 scripts/localcloud/dev-stack.yaml, the failover drill off) from nothing to the floating
@@ -39,10 +39,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from vrrp_pair import failover_check
 
 from benchmarks import failover_lab
-from components import failover_check
 from tests.cloud import pair as cloud
 from tests.e2e import test_local_cloud_e2e as e2e
 

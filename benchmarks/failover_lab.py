@@ -1,6 +1,6 @@
 """Failover benchmark in the namespace lab (needs root, keepalived, apache2, curl, iproute2).
 
-    sudo .venv/bin/python benchmarks/failover_lab.py --runs 5
+    sudo .venv/bin/python -m benchmarks.failover_lab --runs 5
 
 For each profile and scenario, builds a fresh lab (two members, one client),
 lets member 1 become master, probes the VIP over HTTP from the client every
@@ -62,18 +62,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.lab.lab import (  # noqa: E402
+from tests.lab.lab import (
     Lab,
     LabError,
     LongLived,
     Member,
     with_keepalived_conf,
 )
-from tests.lab.render import KEEPALIVED_CONF, MemberFiles, pair_spec, render_pairs  # noqa: E402
+from tests.lab.render import KEEPALIVED_CONF, MemberFiles, pair_spec, render_pairs
 
 # The recipe's configuration, the baseline we improve on. {state} and
 # {priority} differ per member.

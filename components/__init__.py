@@ -12,7 +12,7 @@ __all__ = ["VrrpPair", "VrrpPairArgs", "VrrpPairConfigError"]
 
 def __getattr__(name: str) -> Any:
     """VrrpPair imports Pulumi: it loads on first use, so `python -m
-    components.failover_check` (the drill and its guardian) starts without it."""
+    vrrp_pair.failover_check` (the drill and its guardian) starts without it."""
     if name in ("VrrpPair", "VrrpPairArgs"):
         from . import vrrp_pair
 

@@ -2,7 +2,7 @@
 
 The failover drill disables a port, so it runs when it is created and again only
 when its `triggers` change (the member instances and ports): everything else in
-its command (the interpreter and checkout paths, PYTHONPATH, the URL) may move
+its command (the interpreter path, the URL) may move
 between runs of `pulumi up`, and an update only re-prints its last result. The
 smoke check only reads, and runs again on any change.
 """
@@ -10,7 +10,6 @@ smoke check only reads, and runs again on any change.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -20,7 +19,6 @@ import pulumi_openstack as openstack
 from .failover_check import command_line
 from .settings import Settings
 
-PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 # What an update runs instead of the check: the previous stdout, which pulumi-command
 # passes in PULUMI_COMMAND_STDOUT (addPreviousOutputInEnv, on by default).
 REPRINT_LAST_RESULT = "printf '%s\\n' \"$PULUMI_COMMAND_STDOUT\""
@@ -32,8 +30,9 @@ def check_url(address: str, port: int) -> str:
 
 
 def _environment() -> dict[str, str]:
-    """The check module is imported from this checkout, with this Python."""
-    return {"PYTHONPATH": PACKAGE_ROOT, "PYTHONUNBUFFERED": "1"}
+    """The check module runs from the installed package, with this Python, unbuffered
+    so that its progress reaches `pulumi up` as it happens."""
+    return {"PYTHONUNBUFFERED": "1"}
 
 
 def check_command(name: str, create: pulumi.Input[str], triggers: list[Any],

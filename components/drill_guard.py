@@ -24,7 +24,6 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO
 
@@ -35,7 +34,6 @@ RELEASE = b"restored\n"
 ABANDON = b"abandoned\n"
 READY = b"ready\n"
 GUARD_DEADLINE = 600.0
-PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def say(message: str) -> None:
@@ -93,11 +91,8 @@ class Guardian:
     """The watchdog process: restores the port unless released (see guard())."""
 
     def __init__(self, argv: Sequence[str], ready_timeout: float = 60.0) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
         self._process = subprocess.Popen(list(argv), stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, start_new_session=True,
-                                         env=env)
+                                         stdout=subprocess.PIPE, start_new_session=True)
         assert self._process.stdout is not None
         ready = _read_line(self._process.stdout, ready_timeout)
         if ready != READY:

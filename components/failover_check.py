@@ -1,7 +1,7 @@
 """Smoke check and failover drill for a VRRP pair, run by pulumi-command and by the labs.
 
-    python -m components.failover_check smoke --url http://VIP/ --deadline 600
-    python -m components.failover_check drill --url http://VIP/ \\
+    python -m vrrp_pair.failover_check smoke --url http://VIP/ --deadline 600
+    python -m vrrp_pair.failover_check drill --url http://VIP/ \\
         --member vrrp-node-1=PORT_ID --member vrrp-node-2=PORT_ID --switch openstack
 
 The drill finds the master (each member's page names it; with `--settle S
@@ -18,7 +18,7 @@ SIGTERM, SIGHUP, SIGQUIT: exit status 128 + the signal), and a guardian process
 restores it if the drill dies without doing so (SIGKILL). If it cannot be
 re-enabled the drill exits 2 naming the port and the command that restores it.
 
-    python -m components.failover_check restore --member vrrp-node-1=PORT_ID ...
+    python -m vrrp_pair.failover_check restore --member vrrp-node-1=PORT_ID ...
 
 re-enables any of the given ports that is disabled (what `pulumi up` runs when it
 finds a member port left disabled).
@@ -260,6 +260,10 @@ def _switch_options(parser: argparse.ArgumentParser, required: bool = True) -> N
                         help="exits 0 while {member}'s port is enabled (--switch command)")
 
 
+# `python -m` runs this module from the installed package (no PYTHONPATH needed).
+MODULE = f"{__package__}.failover_check"
+
+
 def _make_switch(args: argparse.Namespace, ports: dict[str, str]) -> PortSwitch:
     if args.switch == "command":
         return CommandSwitch(args.disable_cmd, args.enable_cmd, ports, args.check_cmd)
@@ -268,7 +272,7 @@ def _make_switch(args: argparse.Namespace, ports: dict[str, str]) -> PortSwitch:
 
 def _guard_argv(args: argparse.Namespace, member: str, port_id: str) -> list[str]:
     """The guardian: this module, this Python, the drill's switch, one member."""
-    return [sys.executable, "-m", "components.failover_check", "guard",
+    return [sys.executable, "-m", MODULE, "guard",
             "--member", f"{member}={port_id}", "--switch", args.switch,
             "--enable-cmd", args.enable_cmd, "--check-cmd", args.check_cmd]
 
@@ -354,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def command_line(action: str, options: Sequence[str]) -> str:
     """The shell command pulumi-command runs: this module, with this Python."""
     return " ".join(shlex.quote(part) for part in
-                    [sys.executable, "-m", "components.failover_check", action, *options])
+                    [sys.executable, "-m", MODULE, action, *options])
 
 
 if __name__ == "__main__":

@@ -12,14 +12,15 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
 
 import jinja2
 import yaml
 
 from .settings import Settings
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "cloud-init"
+# cloud-init/ in the repository, installed as the package data `vrrp_pair.templates`.
+TEMPLATE_PACKAGE = "vrrp_pair.templates"
 
 KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 INTERFACE_FILE = "/etc/keepalived/vrrp-interface.conf"
@@ -158,9 +159,14 @@ html_text = _escaper("web page",
                      lambda text: html.escape(_one_line("web page", text), quote=True))
 
 
+def template_text(name: str) -> str:
+    """One file of cloud-init/ as shipped with the package (a template or a script)."""
+    return (files(TEMPLATE_PACKAGE) / name).read_text(encoding="utf-8")
+
+
 def _environment(finalize: Callable[[object], Escaped]) -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        loader=jinja2.FunctionLoader(template_text),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -298,7 +304,7 @@ def member_files(settings: Settings, member: MemberView, vip: str, vrid: int,
     ]
     if settings.interface == "auto":
         files.append(RenderedFile(INTERFACE_SCRIPT, "0755",
-                                  (TEMPLATE_DIR / "vrrp-interface.sh").read_text()))
+                                  template_text("vrrp-interface.sh")))
     else:
         files.append(RenderedFile(INTERFACE_FILE, "0644",
                                   f"$VRRP_INTERFACE={config_word(settings.interface)}\n"))
@@ -315,10 +321,10 @@ def web_check_files(settings: Settings, member: MemberView) -> list[RenderedFile
         state_file=WEB_CHECK_STATE, state_dir_name=WEB_CHECK_STATE_DIR.removeprefix("/run/"))
     return [
         RenderedFile(WEB_CHECK_SCRIPT, "0755",
-                     (TEMPLATE_DIR / "vrrp-pair-webcheck.py").read_text()),
+                     template_text("vrrp-pair-webcheck.py")),
         RenderedFile(WEB_CHECK_UNIT, "0644", unit),
         RenderedFile(KEEPALIVED_DROPIN, "0644",
-                     (TEMPLATE_DIR / "keepalived-after-webcheck.conf").read_text()),
+                     template_text("keepalived-after-webcheck.conf")),
     ]
 
 

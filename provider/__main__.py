@@ -3,14 +3,8 @@
     pulumi package add /path/to/vrrp-pair/provider
 """
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from pulumi.provider.experimental import component_provider_host
-
-from components.vrrp_pair import VrrpPair
+from vrrp_pair.vrrp_pair import VrrpPair
 
 if __name__ == "__main__":
     component_provider_host([VrrpPair], name="vrrp-pair", version="0.1.0")

@@ -52,11 +52,13 @@ apt_install() {
     return 0
 }
 
-# The project's virtualenv with the pinned requirements (quiet when up to date).
+# The project's virtualenv with the pinned requirements and this checkout installed
+# editable as the package `vrrp_pair` (quiet when up to date).
 python_env() {
     local stamp="$VENV/.requirements.sha256"
     local want
-    want=$(cat "$REPO_ROOT"/requirements*.txt "$REPO_ROOT/requirements.lock" | sha256sum | cut -d' ' -f1)
+    want=$(cat "$REPO_ROOT"/requirements*.txt "$REPO_ROOT/requirements.lock" \
+        "$REPO_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
     if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV"
     fi

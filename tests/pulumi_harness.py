@@ -122,7 +122,7 @@ def run_program(program: Callable[[], Any], mocks: RecordingMocks | None = None,
                 preview: bool = False) -> RecordingMocks:
     """Runs `program` (which declares resources and returns an Output to wait
     for) under fresh mocks, and returns the mocks with every recorded resource."""
-    from components.vrid import registry
+    from vrrp_pair.vrid import registry
 
     registry.reset()
     mocks = mocks or RecordingMocks()

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from vrrp_pair import VrrpPair
 
-from components import VrrpPair
 from tests.pulumi_harness import RECIPE_ARGS, run_program
 
 

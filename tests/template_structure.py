@@ -14,7 +14,9 @@ import re
 from functools import cache
 from typing import Any
 
-from components import render
+from vrrp_pair import render
+
+from tests import REPO_TEMPLATES
 
 # One value, as each kind's escaper writes it (components/render.py).
 VALUE = {
@@ -34,7 +36,7 @@ def line_patterns(template: str) -> tuple[re.Pattern[str], ...]:
     """One pattern per template line that can produce output."""
     value = VALUE[_kind(template)]
     patterns = []
-    for line in (render.TEMPLATE_DIR / template).read_text().splitlines():
+    for line in (REPO_TEMPLATES / template).read_text().splitlines():
         parts, depth, position = [], 0, 0
         for tag in _TAG.finditer(line):
             parts.append(re.escape(line[position:tag.start()]))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from vrrp_pair import VrrpPair, VrrpPairConfigError
+from vrrp_pair.settings import parse_settings
 
-from components import VrrpPair, VrrpPairConfigError
-from components.settings import parse_settings
 from tests.pulumi_harness import RECIPE_ARGS, run_program
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
@@ -232,7 +232,7 @@ def test_ipv6_pair_is_valid_and_uses_ipv6_rules() -> None:
 
 def test_a_setting_added_later_is_refused_control_characters_too(monkeypatch: Any) -> None:
     """The guard runs over every setting's text before any one is parsed."""
-    from components import settings as module
+    from vrrp_pair import settings as module
 
     monkeypatch.setitem(module.DEFAULTS, "health_check_path", "/")
     with pytest.raises(VrrpPairConfigError,

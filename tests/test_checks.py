@@ -8,10 +8,10 @@ from typing import Any
 
 import pulumi
 import pytest
+from vrrp_pair import VrrpPair, failover_check
+from vrrp_pair.checks import REPRINT_LAST_RESULT
+from vrrp_pair.port_switch import PortState
 
-from components import VrrpPair, failover_check
-from components.checks import PACKAGE_ROOT, REPRINT_LAST_RESULT
-from components.port_switch import PortState
 from tests.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, RecordingMocks, run_program
 
 
@@ -108,7 +108,7 @@ def test_smoke_check_probes_the_floating_ip_after_the_instances() -> None:
     (smoke,) = mocks.of_type("command:local:Command")
     assert smoke.name == "vrrp-smoke-check"
     assert f"smoke --url http://{MOCK_FLOATING_IP}:80/ --deadline 600" in smoke.inputs["create"]
-    assert "components.failover_check" in smoke.inputs["create"]
+    assert "vrrp_pair.failover_check" in smoke.inputs["create"]
     assert smoke.inputs["triggers"] == ["vrrp-node-1-id", "vrrp-node-2-id",
                                         "vrrp-node-1-port-id", "vrrp-node-2-port-id"]
     assert {d.rsplit("::", 1)[1] for d in smoke.dependencies} >= {
@@ -199,7 +199,7 @@ TRIGGERS = ["vrrp-node-1-id", "vrrp-node-2-id", "vrrp-node-1-port-id", "vrrp-nod
 
 def test_the_drill_runs_again_only_when_members_or_their_ports_change() -> None:
     """Only `triggers` (instances and ports) replace the drill, which runs it; a new
-    interpreter, checkout (PYTHONPATH) or URL changes create/environment, and an
+    interpreter (another venv or checkout) or URL changes create, and an
     update of those re-prints the last result instead of disabling a port again."""
     mocks, _ = _pair({"failover_drill": True})
     assert "update" not in mocks.named("vrrp-smoke-check").inputs  # it only reads: re-runs
@@ -208,9 +208,9 @@ def test_the_drill_runs_again_only_when_members_or_their_ports_change() -> None:
         assert check.inputs["triggers"] == TRIGGERS
         if name == "vrrp-failover-drill":
             assert check.inputs["update"] == REPRINT_LAST_RESULT
-        # What moves with the checkout and the interpreter is in create/environment,
-        # which an update (the re-print) covers:
-        assert check.inputs["environment"]["PYTHONPATH"] == PACKAGE_ROOT
+        # What moves with the checkout and the interpreter is in create, which an
+        # update (the re-print) covers; the module comes from the installed package:
+        assert check.inputs["environment"] == {"PYTHONUNBUFFERED": "1"}
         assert sys.executable in check.inputs["create"]
     assert "drill" not in REPRINT_LAST_RESULT and "PULUMI_COMMAND_STDOUT" in REPRINT_LAST_RESULT
 
@@ -237,7 +237,7 @@ def test_with_every_port_enabled_the_repair_has_nothing_to_do() -> None:
     mocks, _ = _pair({"failover_drill": True})
     repair = mocks.named("vrrp-port-repair")
     assert repair.inputs["triggers"] == [[]]
-    assert repair.inputs["create"].endswith("components.failover_check restore")
+    assert repair.inputs["create"].endswith("vrrp_pair.failover_check restore")
     code = failover_check.main(["restore"])
     assert code == 0
 

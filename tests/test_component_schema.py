@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pulumi.provider.experimental.analyzer import Analyzer
-
-from components.settings import DEFAULTS, setting_name
-from components.vrrp_pair import TYPE_TOKEN, VrrpPair
+from vrrp_pair.settings import DEFAULTS, setting_name
+from vrrp_pair.vrrp_pair import TYPE_TOKEN, VrrpPair
 
 
 def test_type_token_matches_the_provider_name() -> None:

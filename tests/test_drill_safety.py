@@ -1,7 +1,7 @@
 """The failover drill never leaves a port disabled: errors, signals, SIGKILL.
 
 In-process tests drive `drill()` with a scripted switch and real signals sent to
-this process. The CLI tests run `python -m components.failover_check drill
+this process. The CLI tests run `python -m vrrp_pair.failover_check drill
 --switch command` as a real process against a web server on 127.0.0.1 whose
 member page goes away while a "port" file says the port is disabled (disable:
 create the file, enable: remove it, check: the file is absent), then signal or
@@ -22,11 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from vrrp_pair import failover_check
+from vrrp_pair.drill_guard import Interrupted, SignalGate, guardian_log
+from vrrp_pair.port_switch import PortState, RestoreFailed, restore
 
-from components import failover_check
-from components.drill_guard import Interrupted, SignalGate, guardian_log
-from components.port_switch import PortState, RestoreFailed, restore
-from tests.conftest import ROOT
 from tests.member_pages import MemberPages
 
 
@@ -142,12 +141,12 @@ class Pair:
     def drill(self, timeout: float = 60) -> subprocess.Popen[str]:
         """The drill: no other member ever answers, so it probes until stopped."""
         return subprocess.Popen(
-            [sys.executable, "-m", "components.failover_check", "drill", "--url", self.url,
+            [sys.executable, "-m", "vrrp_pair.failover_check", "drill", "--url", self.url,
              "--member", "vrrp-node-1=port-1", "--member", "vrrp-node-2=port-2",
              "--switch", "command", "--timeout", str(timeout), "--probe-interval", "0.05",
              "--disable-cmd", f"touch {self.port_file}", "--enable-cmd", f"rm -f {self.port_file}",
              "--check-cmd", f"test ! -e {self.port_file}"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def wait_disabled(self, process: subprocess.Popen[str]) -> None:
         deadline = time.monotonic() + 30
@@ -194,12 +193,12 @@ def test_cli_drill_that_cannot_restore_fails_with_the_port_and_command(pair: Pai
     """The enable command fails every time: exit 2, the port ID and the restore command
     in the error (what `pulumi up` then shows), within the restore deadline."""
     process = subprocess.run(
-        [sys.executable, "-m", "components.failover_check", "drill", "--restore-deadline", "2",
+        [sys.executable, "-m", "vrrp_pair.failover_check", "drill", "--restore-deadline", "2",
          "--url", pair.url, "--member", "vrrp-node-1=port-1",
          "--member", "vrrp-node-2=port-2", "--switch", "command", "--timeout", "1",
          "--disable-cmd", f"touch {pair.port_file}", "--enable-cmd", "false",
          "--check-cmd", f"test ! -e {pair.port_file}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+        capture_output=True, text=True, timeout=120)
     assert process.returncode == 2, process.stderr
     assert ("could not re-enable vrrp-node-1's port port-1: CalledProcessError" in
             process.stderr), process.stderr
@@ -213,16 +212,16 @@ def test_cli_drill_that_cannot_restore_fails_with_the_port_and_command(pair: Pai
 def test_cli_restore_enables_only_disabled_ports(pair: Pair) -> None:
     pair.port_file.touch()
     result = subprocess.run(
-        [sys.executable, "-m", "components.failover_check", "restore",
+        [sys.executable, "-m", "vrrp_pair.failover_check", "restore",
          "--member", "vrrp-node-1=port-1", "--switch", "command",
          "--enable-cmd", f"rm -f {pair.port_file}", "--check-cmd", f"test ! -e {pair.port_file}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+        capture_output=True, text=True, timeout=60, check=True)
     report = json.loads(result.stdout)
     assert [r["member"] for r in report["restored"]] == ["vrrp-node-1"]
     assert report["restored"][0]["verified"] is True and not pair.port_file.exists()
     again = subprocess.run(
-        [sys.executable, "-m", "components.failover_check", "restore",
+        [sys.executable, "-m", "vrrp_pair.failover_check", "restore",
          "--member", "vrrp-node-1=port-1", "--switch", "command",
          "--enable-cmd", "false", "--check-cmd", f"test ! -e {pair.port_file}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+        capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(again.stdout)["restored"] == []

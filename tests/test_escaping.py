@@ -16,9 +16,9 @@ import pytest
 import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from vrrp_pair import render
+from vrrp_pair.settings import parse_settings
 
-from components import render
-from components.settings import parse_settings
 from tests.pulumi_harness import RECIPE_ARGS
 
 HOSTILE = ["x\nnotify_master /bin/reboot", "a, reboot]", "#c", "'q\"", "$(reboot)", "`id`",

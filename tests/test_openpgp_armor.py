@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from vrrp_pair.openpgp_armor import ArmorError, armor, canonical_public_key, crc24, packet_tags
+from vrrp_pair.settings import NOVA_USER_DATA_LIMIT, VrrpPairConfigError, parse_settings
 
-from components.openpgp_armor import ArmorError, armor, canonical_public_key, crc24, packet_tags
-from components.settings import NOVA_USER_DATA_LIMIT, VrrpPairConfigError, parse_settings
 from tests.pulumi_harness import RECIPE_ARGS
 
 KEY = (Path(__file__).parent / "data" / "mirror-key.asc").read_text()

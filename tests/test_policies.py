@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "policy"))
-
-import vrrp_policies as vp
+POLICY_MODULE = Path(__file__).resolve().parent.parent / "policy" / "vrrp_policies.py"
+_spec = importlib.util.spec_from_file_location("vrrp_policies", POLICY_MODULE)
+assert _spec is not None and _spec.loader is not None
+vp = importlib.util.module_from_spec(_spec)
+sys.modules["vrrp_policies"] = vp  # the pack's module, as `pulumi preview --policy-pack` loads it
+_spec.loader.exec_module(vp)
 
 
 def _violations(check: Any, *args: Any) -> list[str]:

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from components.settings import DEFAULTS, parse_settings, setting_name
-from components.stack_config import PAIR_NAME_KEY
-from components.vrrp_pair import VrrpPairArgs
+from vrrp_pair.settings import DEFAULTS, parse_settings, setting_name
+from vrrp_pair.stack_config import PAIR_NAME_KEY
+from vrrp_pair.vrrp_pair import VrrpPairArgs
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from vrrp_pair import render
 
-from components import render
 from tests.rendered import VARIANTS, rendered_user_data, written_files
 
 CASES = [(variant, member, text) for variant, args in VARIANTS.items()

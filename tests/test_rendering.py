@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from vrrp_pair import render
 
-from components import render
+from tests import REPO_TEMPLATES
 from tests.rendered import VARIANTS, rendered_user_data, written_files
 
 
@@ -82,7 +83,7 @@ def test_fast_web_check_is_rendered_and_tracked_by_default() -> None:
     assert "RuntimeDirectory=vrrp-pair\n" in unit and "RuntimeDirectoryPreserve=yes\n" in unit
     script = files[render.WEB_CHECK_SCRIPT]
     assert script["permissions"] == "0755"
-    assert script["content"] == (render.TEMPLATE_DIR / "vrrp-pair-webcheck.py").read_text()
+    assert script["content"] == (REPO_TEMPLATES / "vrrp-pair-webcheck.py").read_text()
     assert "After=vrrp-pair-webcheck.service" in files[render.KEEPALIVED_DROPIN]["content"]
     site = files[render.APACHE_SITE]["content"]
     assert 'SetEnvIf User-Agent "^vrrp-pair-webcheck$" vrrp_pair_web_check' in site

@@ -6,9 +6,9 @@ from typing import Any
 
 import pulumi
 import pytest
+from vrrp_pair import VrrpPair
+from vrrp_pair.vrid import derived_vrid
 
-from components import VrrpPair
-from components.vrid import derived_vrid
 from tests.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, RecordingMocks, resolve, run_program
 
 
@@ -223,7 +223,7 @@ def test_two_pairs_on_one_network_get_distinct_names_and_vrids() -> None:
 
 
 def test_derived_vrid_collision_moves_to_the_next_free_id() -> None:
-    from components.vrid import VridRegistry
+    from vrrp_pair.vrid import VridRegistry
 
     registry = VridRegistry()
     first = registry.claim("existing:n", "a", None)
@@ -234,7 +234,7 @@ def test_derived_vrid_collision_moves_to_the_next_free_id() -> None:
 
 
 def test_explicit_vrid_used_twice_on_one_network_is_refused() -> None:
-    from components import VrrpPairConfigError
+    from vrrp_pair import VrrpPairConfigError
 
     shared = {"existing_network_id": "net-x", "existing_subnet_id": "sub-x",
               "floating_ip": False, "virtual_router_id": 7}

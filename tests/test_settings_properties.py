@@ -38,15 +38,15 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
-
-from components import VrrpPair, VrrpPairConfigError, render
-from components.settings import (
+from vrrp_pair import VrrpPair, VrrpPairConfigError, render
+from vrrp_pair.settings import (
     DEFAULTS,
     NOVA_USER_DATA_LIMIT,
     Settings,
     parse_settings,
     setting_name,
 )
+
 from tests.cloud_config_schema import SchemaValidator
 from tests.pulumi_harness import RECIPE_ARGS, RecordingMocks, run_program
 from tests.rendered import written_files

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from components import render
+from tests import REPO_TEMPLATES
 
-SCRIPT = render.TEMPLATE_DIR / "vrrp-pair-webcheck.py"
+SCRIPT = REPO_TEMPLATES / "vrrp-pair-webcheck.py"
 INTERVAL, TIMEOUT = 0.05, 0.3
 
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 import yaml
+from vrrp_pair.render import WEB_CHECK_STATE
 
-from components.render import WEB_CHECK_STATE
 from tests.cloud.pair import (
     AFTER_SESSION,
     UP_ONE_AT_A_TIME,

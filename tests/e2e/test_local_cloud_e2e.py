@@ -4,8 +4,9 @@
     VRRP_LOCAL_CLOUD=1 python -m pytest -s tests/e2e
 
 What runs: a temporary copy of the program (``__main__.py``, ``Pulumi.yaml``,
-``Pulumi.dev.yaml``, ``components/``, ``cloud-init/`` of this checkout, or of the directory
-VRRP_E2E_PROGRAM names, to try a fix of components/) in a temporary file:// backend
+``Pulumi.dev.yaml``) of this checkout with its venv, where the checkout is installed as
+``vrrp_pair`` (or of the checkout VRRP_E2E_PROGRAM names, with that checkout's .venv, to
+try a fix of components/) in a temporary file:// backend
 with a temporary PULUMI_HOME (our openstack/command plugins are registered into it from
 the toolchain's home) and passphrase secrets. The dev stack keeps Pulumi.dev.yaml as it
 is (``externalNetwork: public``, ``externalNetworkId`` left empty: the program looks the
@@ -55,7 +56,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 PASSPHRASE = "vrrp-e2e-passphrase"
 # The program under test: this checkout, or (to try a fix of components/) another copy.
 PROGRAM_SOURCE = Path(os.environ.get("VRRP_E2E_PROGRAM", REPO))
-PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml", "components", "cloud-init")
+PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "Pulumi.dev.yaml")  # the component: the venv's
 TIMEOUT = 1200  # seconds per pulumi command: the machine is shared and loaded
 
 # Pulumi.dev.yaml, as the checks below expect it.
@@ -89,7 +90,8 @@ def say(text: str) -> None:
 
 
 def venv_dir() -> Path:
-    repo_venv = REPO / ".venv"
+    """The program's venv: the one of the checkout under test (vrrp_pair installed there)."""
+    repo_venv = PROGRAM_SOURCE / ".venv"
     if (repo_venv / "bin" / "python").exists():
         return repo_venv.resolve()
     return Path(sys.prefix)
@@ -274,12 +276,7 @@ def program_copy(root: Path, dirname: str) -> Path:
     project = root / dirname
     project.mkdir()
     for name in PROGRAM_FILES:
-        source = PROGRAM_SOURCE / name
-        if source.is_dir():
-            shutil.copytree(source, project / name,
-                            ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, project / name)
+        shutil.copy2(PROGRAM_SOURCE / name, project / name)
     pulumi_yaml = project / "Pulumi.yaml"
     text = pulumi_yaml.read_text()
     assert "virtualenv: .venv" in text

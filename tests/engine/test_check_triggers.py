@@ -1,10 +1,11 @@
 """The failover drill runs again only when its triggers change, through the real engine.
 
-A Pulumi program declares the component's drill command (components.checks.check_command,
+A Pulumi program declares the component's drill command (vrrp_pair.checks.check_command,
 `failover_check drill --switch command`) against a web server on 127.0.0.1 that plays a
 two-member pair: node-1 answers until its "port" file exists, then node-2. `pulumi up`
-is then run from a second checkout (another directory, so another PYTHONPATH), with
-another interpreter path, and with a changed trigger; only the last may disable a port.
+is then run from a second project directory, with another interpreter path (another venv
+over the installed `vrrp_pair`), and with a changed trigger; only the last may disable a
+port.
 File backend, our command provider; nothing leaves this machine.
 """
 
@@ -25,13 +26,13 @@ import yaml
 from tests.member_pages import MemberPages
 
 from .test_dev_stack_preview import config_set, engine  # noqa: F401 (fixture)
-from .test_language_host import BIN, REPO, Cli, venv_dir
+from .test_language_host import BIN, Cli, venv_dir
 
 PROGRAM = '''
 import pulumi
 
-from components.checks import check_command
-from components.failover_check import command_line
+from vrrp_pair.checks import check_command
+from vrrp_pair.failover_check import command_line
 
 config = pulumi.Config()
 state = config.require("state")
@@ -74,14 +75,12 @@ def fake_pair(tmp_path: Path) -> Iterator[tuple[FakePair, Path]]:
 
 
 def checkout(root: Path, venv: Path) -> Path:
-    """A project directory with its own copy of components/ (its own PYTHONPATH)."""
+    """A project directory: the program only (the component is the venv's `vrrp_pair`)."""
     root.mkdir(parents=True)
     (root / "Pulumi.yaml").write_text(yaml.safe_dump({
         "name": "drilltest", "runtime": {"name": "python", "options": {
             "virtualenv": str(venv)}}}))
     (root / "__main__.py").write_text(PROGRAM)
-    shutil.copytree(REPO / "components", root / "components",
-                    ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
 
@@ -117,7 +116,7 @@ def test_drill_reruns_only_when_its_triggers_change(
     result = json.loads(first.run("stack", "output", "drill").stdout)
     assert result["new_master"] == "vrrp-node-2" and result["port_restored"]["verified"] is True
 
-    # Another checkout of the same project, same stack: PYTHONPATH differs.
+    # The same project in another directory, same stack.
     moved = checkout(tmp_path / "checkout-b", venv_dir())
     shutil.copy(first.cwd / "Pulumi.dev.yaml", moved / "Pulumi.dev.yaml")
     second = Cli(env=engine, cwd=moved)
@@ -145,7 +144,7 @@ def test_drill_reruns_only_when_its_triggers_change(
 
 
 def processes_with(action: str, path: str) -> list[int]:
-    """`python -m components.failover_check <action>` processes that name `path` (this
+    """`python -m vrrp_pair.failover_check <action>` processes that name `path` (this
     test's own temporary directory)."""
     found = []
     for entry in Path("/proc").iterdir():
@@ -155,7 +154,7 @@ def processes_with(action: str, path: str) -> list[int]:
             except OSError:
                 continue
             if "python" in Path(argv[0]).name and argv[1:4] == [
-                    "-m", "components.failover_check", action] and path in " ".join(argv):
+                    "-m", "vrrp_pair.failover_check", action] and path in " ".join(argv):
                 found.append(int(entry.name))
     return found
 

@@ -3,7 +3,8 @@
 * the dev stack (this repo's Pulumi.yaml + Pulumi.dev.yaml + __main__.py, copied to a temporary
   project) and a VRRPv2 variant of it: the planned resource types and counts, derived from the
   config, and no secret in plain text in `pulumi preview --json`;
-* a second program that imports VrrpPair and declares two pairs on one existing network;
+* the example consumer (examples/consumer), with the component from a wheel built from this
+  repository in a fresh venv: two pairs on one existing network;
 * the policy pack (policy/): passes on the dev stack, fails on tests/engine/bad_stack;
 * `pulumi package add provider/` from a Python consumer, and a preview through the generated SDK.
 
@@ -216,15 +217,14 @@ def expected_pair(config: Mapping[str, Any]) -> collections.Counter[str]:
 
 @pytest.fixture(scope="module")
 def dev(engine: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    """The repo's dev project in a temporary directory (program, Pulumi.yaml, Pulumi.dev.yaml;
-    components/ symlinked), virtualenv pointed at the repo's."""
+    """The repo's dev project in a temporary directory (program, Pulumi.yaml, Pulumi.dev.yaml),
+    virtualenv pointed at the repo's (where this checkout is installed as `vrrp_pair`)."""
     project = tmp_path_factory.mktemp("dev-project")
     spec = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
     spec["runtime"]["options"]["virtualenv"] = str(venv_dir())
     (project / "Pulumi.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     shutil.copy(REPO / "Pulumi.dev.yaml", project / "Pulumi.dev.yaml")
     shutil.copy(REPO / "__main__.py", project / "__main__.py")
-    (project / "components").symlink_to(REPO / "components")
     cli = Cli(env=engine, cwd=project)
     cli.run("stack", "init", "dev")
     config_set(cli, "dev", {
@@ -305,53 +305,75 @@ def test_vrrpv2_variant_keeps_secrets(dev: Cli) -> None:
     assert "stdout" in auth["newState"].get("additionalSecretOutputs", []), auth["newState"]
 
 
-# --- a second program that imports VrrpPair ------------------------------------------------------
+# --- another team's stack: the example consumer, with the component from the built wheel --------
 
-SHARED_NETWORK: dict[str, Any] = {
-    "existingNetworkId": "7f3e0c55-1111-4aaa-9bbb-000000000001",
-    "existingSubnetId": "7f3e0c55-1111-4aaa-9bbb-000000000002",
-    "subnetCidr": "10.20.0.0/24",
-    "gatewayIp": "10.20.0.1",
-    "image": "debian-12",
-    "flavor": "m1.small",
-}
-TWO_PAIRS: dict[str, dict[str, Any]] = {
-    "blue": {**SHARED_NETWORK, "vipAddress": "10.20.0.10", "memberAddresses": ["10.20.0.11",
-                                                                               "10.20.0.12"]},
-    "green": {**SHARED_NETWORK, "vipAddress": "10.20.0.20", "memberCount": 3},
-}
+EXAMPLE = REPO / "examples" / "consumer"
 
 
 def snake(name: str) -> str:
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
 
 
-def test_two_pairs_from_a_consumer_program(engine: dict[str, str], tmp_path: Path) -> None:
-    pairs = {name: {snake(k): v for k, v in cfg.items()} for name, cfg in TWO_PAIRS.items()}
-    project = write_project(
-        tmp_path / "consumer",
-        f"""
-        import sys
+def camel(name: str) -> str:
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
 
-        sys.path.insert(0, {str(REPO)!r})
 
-        import pulumi
-        from components import VrrpPair
+def example_pairs() -> dict[str, dict[str, Any]]:
+    """Each pair's settings (camelCase, as the project's config) from the example's stack file."""
+    config = yaml.safe_load((EXAMPLE / "Pulumi.shared.yaml").read_text())["config"]
+    shared = config["vrrp-consumer:shared"]
+    return {name: {camel(k): v for k, v in {**shared, **own}.items()}
+            for name, own in config["vrrp-consumer:pairs"].items()}  # fmt: skip
 
-        pairs = {{name: VrrpPair(name, args) for name, args in {pairs!r}.items()}}
-        pulumi.export("vipAddresses", {{name: pair.vip_address for name, pair in pairs.items()}})
-        """,
-        name="two-pairs",
-    )
+
+@pytest.fixture(scope="module")
+def consumer_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with only the wheel built from this repository and its pinned dependencies
+    (pip fetches them from the package index): no checkout on its path."""
+    root = tmp_path_factory.mktemp("consumer-env")
+    subprocess.run([str(venv_dir() / "bin" / "python"), "-m", "pip", "wheel", "-q", "--no-deps",
+                    "-w", str(root / "dist"), str(REPO)], check=True, timeout=600)  # fmt: skip
+    (wheel,) = (root / "dist").glob("vrrp_pair-*.whl")
+    venv = root / "venv"
+    subprocess.run([str(venv_dir() / "bin" / "python"), "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel),
+                    "-c", str(REPO / "requirements.lock")], check=True, timeout=900)  # fmt: skip
+    return venv
+
+
+def test_the_installed_package_runs_its_checks_without_the_checkout(consumer_venv: Path,
+                                                                     tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    where = subprocess.run(
+        [str(consumer_venv / "bin" / "python"), "-c",
+         "import json, vrrp_pair, vrrp_pair.render as r;"
+         " print(json.dumps([vrrp_pair.__file__, r.template_text('keepalived.conf.j2')]))"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    module_file, template = json.loads(where.stdout)
+    assert Path(module_file).is_relative_to(consumer_venv), module_file
+    assert template == (REPO / "cloud-init" / "keepalived.conf.j2").read_text()
+    check = subprocess.run([str(consumer_venv / "bin" / "python"), "-m", "vrrp_pair.failover_check",
+                            "--help"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert check.returncode == 0 and "smoke" in check.stdout, check.stdout + check.stderr
+
+
+def test_the_example_consumer_previews_two_pairs_from_the_wheel(
+        engine: dict[str, str], consumer_venv: Path, tmp_path: Path) -> None:
+    project = tmp_path / "consumer"
+    shutil.copytree(EXAMPLE, project)
+    spec = yaml.safe_load((project / "Pulumi.yaml").read_text())
+    spec["runtime"]["options"]["virtualenv"] = str(consumer_venv)
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     cli = Cli(env=engine, cwd=project)
     cli.run("stack", "init", "shared")
     config_set(cli, "shared", {"openstack:authUrl": OFFLINE_AUTH_URL})
     preview = preview_json(cli, "shared")
     counts = created(preview)
-    show("consumer stack, two VrrpPair on one existing network", counts)
+    show("example consumer stack, two VrrpPair on one existing network", counts)
 
+    pairs = example_pairs()
     expected = collections.Counter({STACK: 1})
-    for name, cfg in TWO_PAIRS.items():
+    for name, cfg in pairs.items():
         expected += expected_pair(cfg)
         children = collections.Counter(
             s["newState"]["type"] for s in preview["steps"]
@@ -365,10 +387,11 @@ def test_two_pairs_from_a_consumer_program(engine: dict[str, str], tmp_path: Pat
     names = [s["newState"]["inputs"]["name"] for s in preview["steps"]
              if "name" in s["newState"].get("inputs", {})]  # fmt: skip
     assert len(set(names)) == len(names), collections.Counter(names).most_common(3)
-    for name in TWO_PAIRS:
+    for name in pairs:
         assert any(n.startswith(f"{name}-") for n in names)
     ports = [s["newState"]["inputs"] for s in preview["steps"] if s["newState"]["type"] == PORT]
-    assert {p["networkId"] for p in ports} == {SHARED_NETWORK["existingNetworkId"]}
+    assert {p["networkId"] for p in ports} == {cfg["existingNetworkId"] for cfg in pairs.values()}
+    assert len({cfg["existingNetworkId"] for cfg in pairs.values()}) == 1
 
 
 # --- the policy pack ------------------------------------------------------------------------------

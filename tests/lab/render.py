@@ -3,16 +3,10 @@ each member's files out of its cloud-init user-data (the bytes a VM receives).""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # Paths the component writes (kept literal on purpose: if render.py moves a
 # file, the lab must notice instead of silently following).
@@ -90,8 +84,8 @@ def render_pairs(pairs: list[PairSpec]) -> list[list[MemberFiles]]:
     """Renders every pair in one Pulumi program (so VRIDs are allocated as on
     one network) and returns each pair's members in order."""
     import pulumi
+    from vrrp_pair import VrrpPair
 
-    from components import VrrpPair
     from tests.pulumi_harness import run_program
 
     seen: dict[str, Any] = {}

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from tests.lab.lab import Lab, sh, wait_until
-from tests.lab.render import ROOT, pair_spec
+from tests.lab.render import pair_spec
 
 N1, N2 = "vrrp-node-1", "vrrp-node-2"
 
@@ -31,7 +31,7 @@ def _bridge_state(lab: Lab, member: str) -> str:
 
 def _drill(lab: Lab, timeout: float = 60) -> subprocess.Popen[str]:
     bridge = f"ip netns exec {lab.switch} bridge link"
-    cmd = ["ip", "netns", "exec", lab.client, sys.executable, "-m", "components.failover_check",
+    cmd = ["ip", "netns", "exec", lab.client, sys.executable, "-m", "vrrp_pair.failover_check",
            "drill", "--url", f"http://{lab.members[0].vip}:80/", "--switch", "command",
            "--disable-cmd", f"{bridge} set dev {{member}} state 0",
            "--enable-cmd", f"{bridge} set dev {{member}} state 3",
@@ -39,7 +39,7 @@ def _drill(lab: Lab, timeout: float = 60) -> subprocess.Popen[str]:
            "--timeout", str(timeout)]
     for member in lab.members:
         cmd += ["--member", f"{member.name}={member.port}"]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 

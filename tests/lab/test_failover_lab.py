@@ -19,7 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.lab.lab import Lab, Member, sh, wait_until
-from tests.lab.render import CHECK_SCRIPT, GATEWAY_SCRIPT, ROOT, pair_spec
+from tests.lab.render import CHECK_SCRIPT, GATEWAY_SCRIPT, pair_spec
 
 N1, N2, N3 = "vrrp-node-1", "vrrp-node-2", "vrrp-node-3"
 TAKEOVER = 5.0          # seconds until the backup answers (expected ~0.4 s by default)
@@ -393,12 +393,12 @@ def test_failover_drill_module_blocks_the_master_port_and_reports(make_lab):
     vip = lab.members[0].vip
     block = f"ip netns exec {lab.switch} bridge link set dev {{member}} state 0"
     unblock = f"ip netns exec {lab.switch} bridge link set dev {{member}} state 3"
-    cmd = ["ip", "netns", "exec", lab.client, sys.executable, "-m", "components.failover_check",
+    cmd = ["ip", "netns", "exec", lab.client, sys.executable, "-m", "vrrp_pair.failover_check",
            "drill", "--url", f"http://{vip}:80/", "--switch", "command",
            "--disable-cmd", block, "--enable-cmd", unblock, "--timeout", "30"]
     for member in lab.members:
         cmd += ["--member", f"{member.name}={member.port}"]
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=90)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["old_master"] == N1
