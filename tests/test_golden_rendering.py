@@ -9,10 +9,17 @@ meant, rewrite the golden files and commit them with it:
 from __future__ import annotations
 
 import difflib
+import re
 
 import pytest
 
-from tests.golden.regenerate import FAKE_AUTH_PASS, VARIANTS, golden_files, render_variant
+from tests.golden.regenerate import (
+    FAKE_AUTH_PASS,
+    ROOT,
+    VARIANTS,
+    golden_files,
+    render_variant,
+)
 
 REGENERATE = "python tests/golden/regenerate.py"
 GOLDEN = golden_files()
@@ -44,3 +51,9 @@ def test_the_only_secret_in_the_golden_files_is_the_fake_one() -> None:
     passwords = {line.split()[1] for text in GOLDEN.values() for line in text.splitlines()
                  if line.split()[:1] == ["auth_pass"]}
     assert passwords == {FAKE_AUTH_PASS}
+
+
+def test_shipped_files_name_only_documents_of_the_project() -> None:
+    """A member gets no pointer to a document the repository does not hold."""
+    named = {name for text in GOLDEN.values() for name in re.findall(r"[\w./-]+\.md\b", text)}
+    assert named and all((ROOT / name).is_file() for name in named), named
