@@ -26,10 +26,6 @@ Profiles:
 - fast:    the component with a short VRRPv3 advert (--fast-advert, 0.02 s);
 - before-fast (only when asked for): `before` with the fast advert, the fast
            profile as it was before issue 12;
-- fast-rt (only when asked for): fast with `vrrp_rt_priority 50` (real-time
-           scheduling of the VRRP process, against flapping under CPU load);
-- default-garp1 (only when asked for): the default rendering with
-           garp_master_refresh 1 instead of 5, to size the heal gap.
 - vm-settings (only when asked for): the component with the timings the local cloud's
            emulated members get (scripts/localcloud/dev-stack.yaml: advert 1 s, health
            check every 3 s, fall 2, web check every 1 s with a 2 s timeout);

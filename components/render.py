@@ -169,6 +169,10 @@ def _environment(finalize: Callable[[object], Escaped]) -> jinja2.Environment:
         loader=jinja2.FunctionLoader(template_text),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        # A line that holds only a block tag ({% if %}, {% for %}...) writes nothing:
+        # neither its indentation nor its line break.
+        trim_blocks=True,
+        lstrip_blocks=True,
         autoescape=False,
         finalize=finalize,
     )

@@ -55,10 +55,9 @@ def line_patterns(template: str) -> tuple[re.Pattern[str], ...]:
         parts.append(re.escape(line[position:]))
         only_tags = "{%" in line and "{{" not in line and not _TAG.sub("", line).strip()
         if only_tags:
-            # Without trim_blocks a line of tags leaves an empty line (unless its
-            # whitespace control eats it).
-            patterns.append(re.compile(""))
-        elif depth == 0:
+            # trim_blocks and lstrip_blocks (render.py): a line of tags writes nothing.
+            continue
+        if depth == 0:
             patterns.append(re.compile("".join(parts)))
     return tuple(patterns)
 

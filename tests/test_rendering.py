@@ -27,7 +27,9 @@ def test_own_subnet_gets_the_gateway_isolation_check() -> None:
     assert f"{render.GATEWAY_SCRIPT} || {render.GATEWAY_SCRIPT} || exit 1\n" in member_check
     assert member_check.endswith(f"exec {render.CHECK_SCRIPT}\n")
     assert "ping -n -q -c 1 -W 1 10.10.0.1 " in files[render.GATEWAY_SCRIPT]["content"]
-    assert "garp_master_refresh 1\n" in conf
+    # Set once, in the instance (not also as the global_defs default).
+    assert re.findall(r"^\s*(\w*garp\w*) (\d+)$", conf, re.M) == [
+        ("garp_master_refresh", "1"), ("garp_master_refresh_repeat", "2")]
 
 
 def test_existing_subnet_without_gateway_ip_has_no_gateway_check() -> None:
