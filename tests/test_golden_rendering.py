@@ -3,7 +3,7 @@
 A change to a template or to render.py shows up here as a diff; when the change is
 meant, rewrite the golden files and commit them with it:
 
-    python tests/golden/regenerate.py
+    python -m tests.golden.regenerate
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.golden.regenerate import (
     render_variant,
 )
 
-REGENERATE = "python tests/golden/regenerate.py"
+REGENERATE = "python -m tests.golden.regenerate"
 GOLDEN = golden_files()
 
 

@@ -1,6 +1,6 @@
 """Rewrites the golden files: what the renderer makes for each variant, member by member.
 
-    python tests/golden/regenerate.py
+    python -m tests.golden.regenerate
 
 tests/test_golden_rendering.py compares the renderer's output with the files in this
 folder, `<variant>/<member>/<file>`: each file the member's user-data writes (by its base
@@ -15,16 +15,13 @@ the fake FAKE_AUTH_PASS, so the output is the same on every machine.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from vrrp_pair import render
+from vrrp_pair.settings import parse_settings
 
-from components import render  # noqa: E402
-from components.settings import parse_settings  # noqa: E402
+from tests import REPO_ROOT as ROOT
 
 GOLDEN_DIR = Path(__file__).resolve().parent
 NAME = "vrrp"
