@@ -111,15 +111,23 @@ class VrrpPair(pulumi.ComponentResource):
     floating_ip_address: pulumi.Output[str | None]
     """The floating IP associated with the VIP port, if any."""
     member_names: pulumi.Output[list[str]]
+    """The member servers' names (<name>-node-1, ...), in member order."""
     member_ips: pulumi.Output[list[str]]
+    """Each member's fixed address on the subnet, in member order."""
     member_port_ids: pulumi.Output[list[str]]
+    """Each member's Neutron port (the one the failover drill disables), in member order."""
     instance_ids: pulumi.Output[list[str]]
+    """Each member's Nova server ID, in member order."""
     vrid: pulumi.Output[int]
     """The VRRP virtual_router_id the members use."""
     security_group_id: pulumi.Output[str]
+    """The members' security group (VRRP from each other, HTTP and SSH as configured)."""
     vip_port_id: pulumi.Output[str]
+    """The unbound Neutron port that holds the VIP (and the floating IP, if any)."""
     network_id: pulumi.Output[str]
+    """The pair's network: the one created, or the existing one."""
     subnet_id: pulumi.Output[str]
+    """The pair's subnet: the one created, or the existing one."""
     smoke_check: pulumi.Output[dict[str, Any] | None]
     """What the smoke check saw (served_by, seconds_to_first_answer), when it ran."""
     failover_downtime_seconds: pulumi.Output[float | None]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.machinery
+import re
 import types
 import typing
 from pathlib import Path
@@ -61,3 +63,38 @@ def test_readme_names_the_two_commands_and_ci_runs_the_test_one() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "sudo scripts/deploy\n" in readme and "sudo scripts/test\n" in readme
     assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _documented_outputs() -> dict[str, bool]:
+    """VrrpPair's declared outputs -> whether a docstring follows the declaration."""
+    tree = ast.parse((ROOT / "components" / "vrrp_pair.py").read_text())
+    (cls,) = (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "VrrpPair")
+    outputs = {}
+    for stmt, after in zip(cls.body, [*cls.body[1:], None], strict=True):
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            outputs[stmt.target.id] = (isinstance(after, ast.Expr)
+                                       and isinstance(after.value, ast.Constant)
+                                       and isinstance(after.value.value, str))
+    return outputs
+
+
+def _program_exports() -> dict[str, str]:
+    """`pulumi.export("name", pair.attribute)` calls of __main__.py: name -> attribute."""
+    exports = {}
+    for node in ast.walk(ast.parse((ROOT / "__main__.py").read_text())):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "export"):
+            name, value = node.args
+            assert isinstance(name, ast.Constant) and isinstance(value, ast.Attribute)
+            exports[name.value] = value.attr
+    return exports
+
+
+def test_every_output_is_documented_and_exported_by_the_program() -> None:
+    outputs = _documented_outputs()
+    assert len(outputs) >= 14, outputs  # not vacuous: the 14 of this writing
+    assert [name for name, documented in outputs.items() if not documented] == []
+    exports = _program_exports()
+    assert sorted(exports.values()) == sorted(outputs)
+    for export, attribute in exports.items():
+        assert export == re.sub(r"_([a-z])", lambda m: m.group(1).upper(), attribute), export
