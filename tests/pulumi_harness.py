@@ -71,6 +71,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     reserved: set[str] = field(default_factory=set)
     # Port IDs that Neutron reports admin_state_up=false for (getPort).
     disabled_ports: set[str] = field(default_factory=set)
+    # Every invoke's token, in call order (a data-source read, or a command run now).
+    invokes: list[str] = field(default_factory=list)
     _next_ip: int = 100
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -91,6 +93,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs
              ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        self.invokes.append(args.token)
         if args.token == "openstack:networking/getNetwork:getNetwork":
             return {"id": f"{args.args.get('name')}-net-id", "name": args.args.get("name")}, []
         if args.token == "openstack:networking/getPort:getPort":

@@ -84,8 +84,8 @@ def test_smoke_cli_fails_after_its_deadline_on_a_closed_port(capsys: Any) -> Non
     assert "did not serve within" in capsys.readouterr().err
 
 
-def _pair(extra: dict[str, Any], disabled_ports: set[str] | None = None
-          ) -> tuple[Any, dict[str, Any]]:
+def _pair(extra: dict[str, Any], disabled_ports: set[str] | None = None,
+          preview: bool = False) -> tuple[Any, dict[str, Any]]:
     seen: dict[str, Any] = {}
 
     def program() -> Any:
@@ -94,7 +94,8 @@ def _pair(extra: dict[str, Any], disabled_ports: set[str] | None = None
                                  pair.failover_downtime_seconds).apply(
             lambda v: seen.update(v=v))
 
-    return run_program(program, RecordingMocks(disabled_ports=disabled_ports or set())), seen
+    return run_program(program, RecordingMocks(disabled_ports=disabled_ports or set()),
+                       preview=preview), seen
 
 
 def test_checks_are_off_by_default() -> None:
@@ -185,11 +186,12 @@ def test_without_a_wait_one_unanswered_probe_disables_nothing(monkeypatch: Any) 
 
 
 def test_checks_do_not_run_in_preview() -> None:
-    """pulumi-command skips create during preview; the component adds no invoke
-    (local.run) that would run anyway."""
-    mocks, _ = _pair({"smoke_check": True, "failover_drill": True})
-    invoked = [r for r in mocks.resources if r.typ.startswith("command:local:run")]
-    assert invoked == []
+    """Under preview, pulumi-command skips a Command's create; the component must add no
+    invoke that runs anyway (local.run): its only invokes are reads of the member ports."""
+    mocks, _ = _pair({"smoke_check": True, "failover_drill": True}, preview=True)
+    assert pulumi.runtime.is_dry_run()
+    assert mocks.invokes, "the port repair reads each member port in preview too"
+    assert set(mocks.invokes) == {"openstack:networking/getPort:getPort"}, mocks.invokes
     assert [r.name for r in mocks.of_type("command:local:Command")] == [
         "vrrp-port-repair", "vrrp-smoke-check", "vrrp-failover-drill"]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pulumi_policy import EnforcementLevel
 
 POLICY_MODULE = Path(__file__).resolve().parent.parent / "policy" / "vrrp_policies.py"
 _spec = importlib.util.spec_from_file_location("vrrp_policies", POLICY_MODULE)
@@ -95,7 +96,9 @@ def test_members_anti_affine() -> None:
 
 
 def test_pack_has_every_policy_mandatory() -> None:
-    names = {p.name for p in vp.policies()}
+    levels = {p.name: p.enforcement_level for p in vp.policies()}
+    assert set(levels.values()) == {EnforcementLevel.MANDATORY}, levels
+    names = set(levels)
     assert names == {"vrrp-ingress-from-remote-group", "no-world-ssh-or-http",
                      "member-port-security", "address-pairs-single-host",
                      "address-pairs-match-vip-port", "members-anti-affine"}
