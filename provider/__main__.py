@@ -3,8 +3,14 @@
     pulumi package add /path/to/vrrp-pair/provider
 """
 
+from importlib.metadata import version
+
 from pulumi.provider.experimental import component_provider_host
 from vrrp_pair.vrrp_pair import VrrpPair
 
+PACKAGE_NAME = "vrrp-pair"
+COMPONENTS = [VrrpPair]
+
 if __name__ == "__main__":
-    component_provider_host([VrrpPair], name="vrrp-pair", version="0.1.0")
+    # the installed package's version (pyproject.toml): the SDK is versioned as it is
+    component_provider_host(COMPONENTS, name=PACKAGE_NAME, version=version("vrrp-pair"))

@@ -189,10 +189,14 @@ def test_bad_setting_is_named_in_the_error(extra: dict[str, Any], message: str) 
         parse_settings(name, args)
 
 
-@pytest.mark.parametrize("extra", [BAD_INPUTS[0][1], BAD_INPUTS[11][1], BAD_INPUTS[-3][1]],
-                         ids=["cidr", "vip-collides", "health"])
-def test_bad_setting_declares_no_resource_at_all(extra: dict[str, Any]) -> None:
-    name, args = _split(extra)
+BAD_BY_NAME = {case: extra for case, extra, _ in BAD_INPUTS}
+assert len(BAD_BY_NAME) == len(BAD_INPUTS), "every bad-input case has a name of its own"
+
+
+@pytest.mark.parametrize("case", ["cidr-unparseable", "vip-collides-member", "health-fall",
+                                  "network-id-pattern"])
+def test_bad_setting_declares_no_resource_at_all(case: str) -> None:
+    name, args = _split(dict(BAD_BY_NAME[case]))
 
     def program() -> None:
         VrrpPair(name, args)  # type: ignore[arg-type]
