@@ -5,11 +5,12 @@
 
 from importlib.metadata import version
 
+import pulumi
 from pulumi.provider.experimental import component_provider_host
 from vrrp_pair.vrrp_pair import VrrpPair
 
 PACKAGE_NAME = "vrrp-pair"
-COMPONENTS = [VrrpPair]
+COMPONENTS: list[type[pulumi.ComponentResource]] = [VrrpPair]
 
 if __name__ == "__main__":
     # the installed package's version (pyproject.toml): the SDK is versioned as it is

@@ -7,7 +7,9 @@ copyable example previews with the policy pack and comments on the pull request.
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,3 +80,32 @@ def test_example_previews_with_the_policy_pack_and_comments() -> None:
     assert "pulumi preview" in scripts and "--policy-pack policy" in scripts
     assert "gh pr comment" in scripts
     assert workflow["permissions"]["pull-requests"] == "write"
+
+
+def _shell_scripts() -> set[str]:
+    """Every tracked shell script: a sh/bash shebang or a .sh name (templates excluded)."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    scripts = set()
+    for name in tracked:
+        path = ROOT / name
+        if name.endswith(".j2") or not path.is_file():
+            continue
+        with path.open("rb") as file:
+            first = file.readline()
+        if name.endswith(".sh") or re.match(rb"#!\S*(/env )?\S*\b(ba)?sh\b", first):
+            scripts.add(name)
+    return scripts
+
+
+def test_shellcheck_covers_every_shell_script() -> None:
+    stage = SCRIPTS_TEST[SCRIPTS_TEST.index('log "shellcheck"'):]
+    stage = stage[:stage.index("\nlog ")]
+    checked = set(re.findall(r"[\w./*-]+", stage))
+    scripts = _shell_scripts()
+    assert len(scripts) > 20 and "scripts/local-cloud" in scripts, sorted(scripts)
+    missed = {s for s in scripts
+              if s not in checked and not any(fnmatch.fnmatch(s, g) for g in checked)
+              and not s.startswith("scripts/localcloud/")}  # sourced by scripts/local-cloud
+    assert missed == set(), "add these to scripts/test's shellcheck stage: " + " ".join(
+        sorted(missed))

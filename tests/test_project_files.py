@@ -85,7 +85,8 @@ def _program_exports() -> dict[str, str]:
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "export"):
             name, value = node.args
-            assert isinstance(name, ast.Constant) and isinstance(value, ast.Attribute)
+            assert isinstance(name, ast.Constant) and isinstance(name.value, str)
+            assert isinstance(value, ast.Attribute)
             exports[name.value] = value.attr
     return exports
 

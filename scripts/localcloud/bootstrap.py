@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import openstack
 
@@ -53,7 +54,7 @@ def log(msg):
 # The cloud is reached by these arguments only: a shell that evaluated `local-cloud env`
 # has OS_CLOUD=vrrp-local (the demo user) and OS_CLIENT_CONFIG_FILE set, and openstacksdk
 # merged that cloud into these (HTTP 401 for the admin once clouds.yaml existed).
-ISOLATED = {"load_yaml_config": False, "load_envvars": False}
+ISOLATED: dict[str, Any] = {"load_yaml_config": False, "load_envvars": False}
 
 
 def admin_conn():
