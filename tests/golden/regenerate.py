@@ -22,6 +22,7 @@ from vrrp_pair import render
 from vrrp_pair.settings import parse_settings
 
 from tests import REPO_ROOT as ROOT
+from tests.pulumi_harness import RECIPE_ARGS
 
 GOLDEN_DIR = Path(__file__).resolve().parent
 NAME = "vrrp"
@@ -34,17 +35,7 @@ ALLOCATED = {4: ["10.10.0.11", "10.10.0.12", "10.10.0.13"],
 ALLOCATED_VIP = {4: "10.10.0.100", 6: "fd00:10::100"}
 MIRROR_KEY = (ROOT / "tests" / "data" / "mirror-key.asc").read_text()  # a public test key
 
-BASE: dict[str, Any] = {
-    "subnet_cidr": "10.10.0.0/24",
-    "member_addresses": ["10.10.0.4", "10.10.0.5"],
-    "vip_address": "10.10.0.200",
-    "floating_ip": True,
-    "external_network": "public",
-    "external_network_id": "11111111-2222-3333-4444-555555555555",
-    "image": "debian-12",
-    "flavor": "m1.small",
-    "http_allowed_cidrs": ["0.0.0.0/0"],
-}
+BASE: dict[str, Any] = RECIPE_ARGS  # the recipe: two members, VIP .200, a floating IP
 
 # variant -> settings (snake_case, as parse_settings takes them). Defaults: VRRPv3,
 # packages from the internet, gateway check on, fast web check on, interface auto,
