@@ -190,6 +190,9 @@ DEFAULTS: dict[str, Any] = {
     "gateway_check": True,
 }
 
+# Settings without a usable default: a stack must set them (their DEFAULTS entry is empty).
+REQUIRED = frozenset({"image", "flavor"})
+
 # The camelCase name a user sees in Pulumi config and in other languages.
 def setting_name(python_name: str) -> str:
     head, *rest = python_name.split("_")

@@ -13,6 +13,8 @@ from .vrrp_pair import VrrpPairArgs
 
 PAIR_NAME_KEY = "pairName"
 DEFAULT_PAIR_NAME = "vrrp"
+PAIR_NAME_DESCRIPTION = ("Name of the pair; prefixes every resource (members are"
+                         " <pairName>-node-N).")
 
 
 def _reader(config: pulumi.Config, annotation: Any) -> Callable[[str], Any]:

@@ -23,84 +23,94 @@ class VrrpPairArgs(TypedDict, total=False):
     """Settings of a VrrpPair; every one is optional except image and flavor."""
 
     subnet_cidr: str
-    """CIDR of the pair's subnet (created, or the existing one's)."""
+    """CIDR of the pair's subnet (the one created, or the existing subnet's)."""
     gateway_ip: str
-    """Gateway of the subnet; default the first host address."""
+    """Gateway address of the subnet; empty means the first host address."""
     existing_network_id: str
-    """Use this network instead of creating one (with existing_subnet_id)."""
+    """Use this network instead of creating one (needs existingSubnetId)."""
     existing_subnet_id: str
-    """Use this subnet instead of creating one (with existing_network_id)."""
+    """Use this subnet instead of creating one (needs existingNetworkId)."""
     dns_nameservers: Sequence[str]
-    """DNS servers of a created subnet."""
+    """DNS servers of the created subnet."""
     external_network_id: str
-    """ID of the external network for the router's gateway."""
+    """ID of the external network for the router gateway; empty looks it up by externalNetwork
+    (an API call, also in preview)."""
     external_network: str
-    """Name of the external network (floating IP pool; router look-up when no ID)."""
+    """Name of the external network (the floating IP pool); with neither this nor
+    externalNetworkId no router is created."""
     vip_address: str
     """The virtual IP; empty lets Neutron allocate it."""
     member_count: int
-    """Number of keepalived members, 2 to 16."""
+    """Number of keepalived members, 2 to 16 (and no more than the subnet has addresses for)."""
     member_addresses: Sequence[str]
     """Fixed IPs of the members in order; empty lets Neutron allocate them."""
     image: str
-    """Image name or ID for the members."""
+    """Image name or ID for the members (required)."""
     flavor: str
-    """Flavor name or ID for the members."""
+    """Flavor name or ID for the members (required)."""
     key_pair: str
     """Nova key pair name for SSH; empty for none."""
     server_group_policy: str
-    """anti-affinity, soft-anti-affinity or none."""
+    """Server group policy, one of anti-affinity, soft-anti-affinity, none."""
     config_drive: bool
-    """Deliver user-data on a config drive (clouds without a metadata service)."""
+    """Deliver user-data on a config drive (for clouds without a metadata service)."""
     floating_ip: bool
-    """Associate a floating IP with the VIP port."""
+    """Associate a floating IP from externalNetwork with the VIP port."""
     http_port: int
-    """Port Apache listens on and the health check asks."""
+    """Port Apache listens on and the health check asks, 1 to 65535 except 22 (SSH's)."""
     http_allowed_cidrs: Sequence[str]
-    """CIDRs allowed to reach HTTP; empty (default) means the pair's own subnet only."""
+    """CIDRs allowed to reach HTTP; empty means the pair's own subnet only."""
     ssh_allowed_cidrs: Sequence[str]
-    """CIDRs allowed to reach SSH; default none."""
+    """CIDRs allowed to reach SSH; empty means none."""
     vrrp_version: int
-    """VRRP protocol version, 2 or 3."""
+    """VRRP version, 2 or 3 (3 allows sub-second adverts and IPv6; 2 adds a PASS secret)."""
     advert_interval: float
-    """Seconds between adverts (VRRPv2 whole seconds; VRRPv3 0.01 to 40.95)."""
+    """Seconds between VRRP adverts; VRRPv2 1 to 255 whole seconds, VRRPv3 0.01 to 40.95."""
     virtual_router_id: int
-    """VRID 1 to 255; 0 derives one from the pair's name and network."""
+    """VRRP virtual_router_id 1 to 255; 0 derives one from the pair name and network."""
     priorities: Sequence[int]
-    """Priority per member, 1 to 254, distinct; default 100, 90, 80, ..."""
+    """Priority per member, 1 to 254, distinct; empty means 100, 90, 80, ..."""
     preemption: str
-    """never (default), always, or delayed (see preempt_delay)."""
+    """Whether a recovered higher-priority member takes the VIP back, one of never, always,
+    delayed."""
     preempt_delay: int
-    """Seconds a recovered higher-priority member waits before taking the VIP back."""
+    """Seconds a recovered member waits before taking the VIP back (preemption delayed), 1 to
+    1000."""
     health_check_interval: int
-    """Seconds between keepalived's own web checks (the fast web check's backstop)."""
+    """Seconds between keepalived's own web checks (a backstop of the fast web check), 1 to 60."""
     health_check_fall: int
-    """Failed checks in a row (of either web check) before a member goes to FAULT."""
+    """Failed web checks in a row (of either check) before a member goes to FAULT and gives up
+    the VIP, 1 to 10."""
     health_check_rise: int
-    """Passed checks in a row before a member leaves FAULT."""
+    """Passed web checks in a row before a member leaves FAULT, 1 to 10."""
     web_check_interval: float
-    """Seconds between the fast web check's requests to Apache; 0 turns it off."""
+    """Seconds between the fast web check's requests to Apache (a daemon whose verdict keepalived
+    tracks; it also sees Apache's main process exit at once), 0.02 to 60; 0 turns it off."""
     web_check_timeout: float
-    """Seconds the fast web check waits for Apache's answer (a hung server fails then)."""
+    """Seconds the fast web check waits for Apache's answer before the request fails (how long a
+    hung server keeps the VIP), 0.05 to 60."""
     interface: str
-    """Member NIC for VRRP, or auto to find the one holding the member's address."""
+    """Member NIC for VRRP; auto finds the NIC that holds the member's address at boot."""
     package_source: str
-    """internet (apt at first boot), mirror (apt from apt_mirror) or preinstalled."""
+    """Where keepalived, Apache and curl come from, one of internet (apt at first boot), mirror
+    (apt from aptMirror), preinstalled (already in the image)."""
     apt_mirror: str
-    """URL of a Debian-layout apt repository for package_source mirror."""
+    """http(s):// or file:// URL of a Debian-layout apt repository, used with packageSource
+    mirror (no credentials, query or $)."""
     apt_mirror_key: str
-    """ASCII-armoured public key that signs apt_mirror."""
+    """ASCII-armoured PGP public key block that signs aptMirror (a private key is refused)."""
     smoke_check: bool
-    """After the members exist, check that the VIP (or floating IP) serves."""
+    """After the members exist, check from where Pulumi runs that the VIP (or floating IP)
+    serves."""
     failover_drill: bool
-    """Also disable the master's port and measure how long until another member answers."""
+    """Also disable the master's port, measure until another member answers, then re-enable it."""
     check_address: str
-    """Address the checks probe; default the floating IP, else the VIP."""
+    """Address the checks probe; empty means the floating IP, else the VIP."""
     check_deadline: int
-    """Seconds the smoke check waits for the first answer."""
+    """Seconds the smoke check waits for the VIP to serve, 10 to 3600."""
     gateway_check: bool
-    """Put a member that cannot ping the subnet's gateway in FAULT (needs gateway_ip
-    with an existing subnet), so an isolated master never wins the VIP back."""
+    """A member that cannot ping the subnet's gateway goes to FAULT, so an isolated master gives
+    up the VIP and comes back as BACKUP (existing subnets need gatewayIp)."""
 
 
 class VrrpPair(pulumi.ComponentResource):

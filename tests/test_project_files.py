@@ -37,14 +37,21 @@ def test_pulumi_yaml_defaults_are_the_component_defaults() -> None:
         assert spec["description"].strip()
 
 
-def test_readme_config_table_is_generated_from_pulumi_yaml() -> None:
+def test_pulumi_yaml_config_and_readme_table_are_generated_from_the_args() -> None:
+    """VrrpPairArgs (types, docstrings) and DEFAULTS are the one declaration of a setting."""
     loader = importlib.machinery.SourceFileLoader("config_reference",
                                                   str(ROOT / "scripts" / "config-reference"))
     module: Any = types.ModuleType(loader.name)
     module.__file__ = loader.path
     loader.exec_module(module)
+    fix = "run .venv/bin/python scripts/config-reference --write"
+    pulumi_yaml = (ROOT / "Pulumi.yaml").read_text()
+    assert module.pulumi_yaml(pulumi_yaml) == pulumi_yaml, fix
     readme = (ROOT / "README.md").read_text()
-    assert module.table() in readme, "run scripts/config-reference --write"
+    assert module.readme(readme) == readme, fix
+    block = module.config_block()
+    assert block["advertInterval"]["description"].startswith("Seconds between VRRP adverts")
+    assert "default" not in block["image"] and block["memberCount"]["default"] == 2
 
 
 def test_dev_stack_reproduces_the_recipe() -> None:
