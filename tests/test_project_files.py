@@ -106,3 +106,16 @@ def test_every_output_is_documented_and_exported_by_the_program() -> None:
     assert sorted(exports.values()) == sorted(outputs)
     for export, attribute in exports.items():
         assert export == re.sub(r"_([a-z])", lambda m: m.group(1).upper(), attribute), export
+
+
+def test_every_setting_named_in_an_error_is_a_real_setting() -> None:
+    """Errors name settings by their camelCase key, as literals in settings.py: each one
+    must be a setting's name as setting_name() makes it (a typo or a renamed setting fails)."""
+    named: set[str] = set()
+    for node in ast.walk(ast.parse((ROOT / "components" / "settings.py").read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value.startswith("[0-9a-f"):  # a regular expression, not prose
+                continue
+            named |= set(re.findall(r"\b[a-z]+[A-Z][A-Za-z]*\b", node.value))
+    assert len(named) >= 25, named  # most settings are named somewhere
+    assert named - {setting_name(field) for field in DEFAULTS} == set()
