@@ -256,16 +256,14 @@ def test_drill_results_become_component_outputs() -> None:
     assert downtime == 0.42
 
 
+@pytest.mark.root
 def test_probes_go_from_the_named_namespace_and_api_calls_stay_here(monkeypatch: Any) -> None:
     """VRRP_CHECK_NETNS: an address that answers only inside a namespace (as the local
     cloud's floating IPs) is probed from there; this thread's namespace is unchanged."""
-    import os
     import subprocess
     import time
     import uuid
 
-    if os.geteuid() != 0:
-        pytest.skip("needs root (a network namespace)")
     namespace = f"vrrp-probe-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", namespace], check=True)
     server = None

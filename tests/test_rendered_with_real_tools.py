@@ -154,6 +154,7 @@ def _own_address(user_data: str) -> str:
     return conf.split("unicast_src_ip ", 1)[1].split()[0]
 
 
+@pytest.mark.root  # keepalived -t in a network namespace of its own
 @pytest.mark.parametrize("variant,member,user_data", CASES, ids=IDS)
 def test_keepalived_accepts_the_rendered_config(variant: str, member: str, user_data: str,
                                                 secure_dir: Path) -> None:
@@ -163,6 +164,7 @@ def test_keepalived_accepts_the_rendered_config(variant: str, member: str, user_
     assert result.stderr.strip() == "", result.stderr
 
 
+@pytest.mark.root  # keepalived -t in a network namespace of its own
 def test_keepalived_test_harness_does_fail_on_a_missing_check_script(secure_dir: Path) -> None:
     """The check above can fail: without the health check keepalived says so."""
     _require("keepalived")

@@ -477,6 +477,7 @@ RELAXED = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_t
            HealthCheck.function_scoped_fixture]
 
 
+@pytest.mark.root  # keepalived -t in a network namespace of its own
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_any_value_of_one_setting(setting: str, tools: RealTools) -> None:
     @settings(max_examples=PER_SETTING_EXAMPLES, deadline=None, suppress_health_check=RELAXED,
@@ -488,6 +489,7 @@ def test_any_value_of_one_setting(setting: str, tools: RealTools) -> None:
     run()
 
 
+@pytest.mark.root  # keepalived -t in a network namespace of its own
 @settings(max_examples=COMBINED_EXAMPLES, deadline=None, suppress_health_check=RELAXED,
           phases=PHASES)
 @given(st.lists(st.sampled_from(SETTINGS), min_size=2, max_size=6, unique=True).flatmap(

@@ -52,9 +52,7 @@ from tests.e2e.test_local_cloud_e2e import (
     say,
 )
 
-ENABLED = os.environ.get("VRRP_DATA_PLANE") == "1"
-pytestmark = pytest.mark.skipif(not ENABLED, reason="VRRP_DATA_PLANE=1 runs the data-plane "
-                                "tests (scripts/local-cloud up in libvirt mode first)")
+pytestmark = pytest.mark.dataplane  # VRRP_DATA_PLANE=1 (tests/gate.py)
 
 VIP = "10.10.0.200"
 SUBNET = "10.10.0.0/24"

@@ -18,8 +18,7 @@ import pytest
 
 from tests.cloud.pair import NS_PREFIX, STATE, namespaces
 
-pytestmark = pytest.mark.skipif(os.environ.get("VRRP_CLOUD_DOWN") != "1",
-                                reason="VRRP_CLOUD_DOWN=1 after `scripts/local-cloud down`")
+pytestmark = pytest.mark.cloud_down  # VRRP_CLOUD_DOWN=1 (tests/gate.py)
 
 EPMD_PORT = os.environ.get("VRRP_LOCALCLOUD_EPMD_PORT", "24369")
 

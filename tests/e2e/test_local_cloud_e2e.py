@@ -45,14 +45,13 @@ from typing import Any
 
 import pytest
 
-from tests.localcloud.gate import CLOUD, CLOUDS_YAML, cloud_answers, requires_local_cloud
+from tests import gate
+from tests.gate import BIN, TOOLS
+from tests.localcloud.gate import CLOUD, CLOUDS_YAML, cloud_answers
 
 REPO = Path(__file__).resolve().parents[2]
-TOOLS = Path(os.environ.get("VRRP_TOOLS_DIR", REPO / ".tools" / "pulumi"))
-BIN = TOOLS / "bin"
 PLUGIN_HOME = Path(os.environ.get("VRRP_PLUGIN_HOME", TOOLS / "home"))
 PLUGINS = {"openstack": "5.5.3", "command": "1.2.1"}
-IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 PASSPHRASE = "vrrp-e2e-passphrase"
 # The program under test: this checkout, or (to try a fix of components/) another copy.
 PROGRAM_SOURCE = Path(os.environ.get("VRRP_E2E_PROGRAM", REPO))
@@ -74,15 +73,8 @@ ALREADY_ALLOCATED = re.compile(r"IP address ([0-9.]+) already allocated in subne
 PORT_IN_USE = re.compile(r"Port [0-9a-f-]+ is still in use\.")
 
 
-pytestmark = requires_local_cloud
-
-
 def require(ok: bool, why: str) -> None:
-    if ok:
-        return
-    if IN_CI or os.environ.get("VRRP_LOCAL_CLOUD") == "1":
-        pytest.fail(why)
-    pytest.skip(why)
+    gate.require(ok, why, strict=os.environ.get("VRRP_LOCAL_CLOUD") == "1")
 
 
 def say(text: str) -> None:

@@ -39,10 +39,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.gate import TOOLS
+
 from .test_language_host import (
     BIN,
     REPO,
-    TOOLS,
     Cli,
     pulumi_only_venv,
     require,

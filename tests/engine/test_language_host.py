@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 
+from tests import gate
+from tests.gate import BIN
+
 REPO = Path(__file__).resolve().parents[2]
-TOOLS = Path(os.environ.get("VRRP_TOOLS_DIR", REPO / ".tools" / "pulumi"))
-BIN = TOOLS / "bin"
-IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 SECRET = "vrrp-Sekr3t-do-not-print"
 PASSPHRASE = "language-host-test"
 INSTALL_HINT = (
@@ -45,11 +45,7 @@ def venv_dir() -> Path:
 
 
 def require(ok: bool, why: str) -> None:
-    if ok:
-        return
-    if IN_CI:
-        pytest.fail(f"{why}: CI must {INSTALL_HINT}")
-    pytest.skip(f"{why}; {INSTALL_HINT}")
+    gate.require(ok, f"{why}; {INSTALL_HINT}")
 
 
 @pytest.fixture(scope="module")

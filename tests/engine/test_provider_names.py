@@ -3,13 +3,14 @@ pulumi_openstack Python SDK sends, for everything the component uses."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.gate import TOOLS
+
 ROOT = Path(__file__).resolve().parents[2]
-PLUGIN_HOME = Path(os.environ.get("VRRP_TOOLS_DIR", ROOT / ".tools" / "pulumi")) / "home"
+PLUGIN_HOME = TOOLS / "home"
 
 
 def _provider() -> Path:

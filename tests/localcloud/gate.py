@@ -1,15 +1,14 @@
-"""Whether tests that need the local OpenStack (scripts/local-cloud) run here.
+"""Where the local OpenStack (scripts/local-cloud) keeps its state, and whether it answers.
 
-VRRP_LOCAL_CLOUD=1: run, and fail if the cloud is broken; 0: skip; unset: run
-only when Keystone answers on 127.0.0.1."""
+Whether the tests that need it run here is tests/gate.py's `cloud` need: VRRP_LOCAL_CLOUD=1
+runs them (and they fail if the cloud is broken); 0 leaves them out; unset runs them only
+when Keystone answers on 127.0.0.1."""
 
 from __future__ import annotations
 
 import os
 import urllib.request
 from pathlib import Path
-
-import pytest
 
 STATE = Path(os.environ.get("VRRP_LOCALCLOUD_STATE", "/var/lib/vrrp-pair/localcloud"))
 CLOUDS_YAML = Path(os.environ.get("OS_CLIENT_CONFIG_FILE", str(STATE / "clouds.yaml")))
@@ -24,12 +23,3 @@ def cloud_answers() -> bool:
             return True
     except Exception:
         return False
-
-
-ENABLED = os.environ.get("VRRP_LOCAL_CLOUD") == "1" or (
-    os.environ.get("VRRP_LOCAL_CLOUD") != "0" and cloud_answers()
-)
-
-requires_local_cloud = pytest.mark.skipif(
-    not ENABLED, reason="local OpenStack not up (scripts/local-cloud up; VRRP_LOCAL_CLOUD=1)"
-)

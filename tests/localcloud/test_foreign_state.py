@@ -121,10 +121,9 @@ def test_foreign_data_plane_is_stopped(tmp_path: Path) -> None:
             proc.wait()
 
 
+@pytest.mark.root
 def test_foreign_namespaces_are_removed(tmp_path: Path) -> None:
     """The namespaces a foreign state dir records are deleted (and no other)."""
-    if os.geteuid() != 0:
-        pytest.skip("creating network namespaces needs root (scripts/test runs as root)")
     state = tmp_path / "state"
     (state / "dataplane").mkdir(parents=True)
     (state / "layout").write_text("0123456789abcdef\n")

@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 
-from tests.localcloud.gate import CLOUD, CLOUDS_YAML, requires_local_cloud
+from tests.localcloud.gate import CLOUD, CLOUDS_YAML
 
 IMAGE = os.environ.get("VRRP_LOCAL_CLOUD_IMAGE", "cirros")
 FLAVOR = os.environ.get("VRRP_LOCAL_CLOUD_FLAVOR", "m1.small")
 
 
-pytestmark = requires_local_cloud
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.localcloud.gate import STATE, requires_local_cloud
+from tests.localcloud.gate import STATE
 from tests.localcloud.test_config_paths import cloud_venv
-
-pytestmark = requires_local_cloud
 
 REPO = Path(__file__).resolve().parents[2]
 ONCE = REPO / "scripts" / "localcloud" / "ovn_maintenance_once.py"
@@ -61,28 +58,24 @@ def test_periodic_tasks_are_the_ones_listed() -> None:
     assert tasks_without_end(maintenance_source()) == listed_periodic()
 
 
+@pytest.mark.dataplane
 def test_done_file_of_a_finished_run_names_every_task() -> None:
     """After `up`, the done file holds every task, each finished (fake compute runs no
     OVN: then there is none)."""
     done = STATE / "markers" / "ovn-maintenance"
-    if not done.is_file():
-        if os.environ.get("VRRP_DATA_PLANE") == "1":
-            pytest.fail(f"VRRP_DATA_PLANE=1 but the cloud has no {done}")
-        pytest.skip("the local cloud runs with fake compute (no OVN maintenance)")
+    assert done.is_file(), f"the cloud has no {done}"
     states = json.loads(done.read_text())
     assert set(states) >= listed_periodic()
     assert all(s["successes"] >= 1 for s in states.values()), states
 
 
+@pytest.mark.dataplane
 def test_nb_global_has_neutrons_settings() -> None:
     """What the start-up tasks are run for: NB_Global carries Neutron's [ovn_nb_global]
     settings (ignore_lsp_down=false: ARP replies only for ports a chassis has claimed;
     OVN's own default is true)."""
     sock = STATE / "dataplane" / "ovn" / "ovnnb_db.sock"
-    if not sock.exists():
-        if os.environ.get("VRRP_DATA_PLANE") == "1":
-            pytest.fail(f"VRRP_DATA_PLANE=1 but there is no {sock}")
-        pytest.skip("the local cloud runs with fake compute (no OVN)")
+    assert sock.exists(), f"the cloud has no {sock}"
     out = subprocess.run(["ovn-nbctl", f"--db=unix:{sock}", "get", "NB_Global", ".",
                           "options:ignore_lsp_down"], capture_output=True, text=True,
                          check=True, timeout=60).stdout
