@@ -42,7 +42,7 @@ from typing import Any
 from vrrp_pair import failover_check
 
 from benchmarks import failover_lab
-from tests.cloud import pair as cloud
+from labs.cloud import pair as cloud
 from tests.e2e import test_local_cloud_e2e as e2e
 
 BASELINE = {"port down": "port blocked", "Apache stopped": "Apache stopped",

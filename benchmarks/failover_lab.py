@@ -58,14 +58,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.lab.lab import (
+from labs.namespace.lab import (
     Lab,
     LabError,
     LongLived,
     Member,
     with_keepalived_conf,
 )
-from tests.lab.render import KEEPALIVED_CONF, MemberFiles, pair_spec, render_pairs
+from labs.namespace.render import KEEPALIVED_CONF, MemberFiles, pair_spec, render_pairs
 
 # The recipe's configuration, the baseline we improve on. {state} and
 # {priority} differ per member.

@@ -1,4 +1,5 @@
-"""Each member's user-data, rendered through the component under Pulumi mocks."""
+"""Each member's user-data, rendered through the component under Pulumi mocks, for the
+variants the unit tests check with real tools."""
 
 from __future__ import annotations
 
@@ -6,19 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from vrrp_pair import VrrpPair
 
-from tests.pulumi_harness import RECIPE_ARGS, run_program
+from labs.namespace.render import PairSpec, render_pairs
+from labs.pulumi_harness import RECIPE_ARGS
 
 
 def rendered_user_data(args: dict[str, Any], name: str = "vrrp") -> dict[str, str]:
-    """member name -> the exact #cloud-config text Nova would receive."""
-
-    def program() -> Any:
-        return VrrpPair(name, args).instance_ids  # type: ignore[arg-type]
-
-    mocks = run_program(program)
-    return {r.name: r.inputs["userData"] for r in mocks.of_type("compute/instance:Instance")}
+    """member name -> the exact #cloud-config text Nova would receive (the labs' renderer,
+    with exactly these arguments)."""
+    (members,) = render_pairs([PairSpec(name, args)], base={})
+    return {member.name: member.user_data for member in members}
 
 
 def written_files(user_data: str) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ import pytest
 from vrrp_pair import VrrpPair, VrrpPairConfigError
 from vrrp_pair.settings import parse_settings
 
-from tests.pulumi_harness import RECIPE_ARGS, run_program
+from labs.pulumi_harness import RECIPE_ARGS, run_program
 
 BAD_INPUTS: list[tuple[str, dict[str, Any], str]] = [
     ("cidr-unparseable", {"subnet_cidr": "10.10.0.0/33"}, r"subnetCidr: '10.10.0.0/33' .*CIDR"),
@@ -201,7 +201,7 @@ def test_bad_setting_declares_no_resource_at_all(case: str) -> None:
     def program() -> None:
         VrrpPair(name, args)  # type: ignore[arg-type]
 
-    from tests.pulumi_harness import RecordingMocks
+    from labs.pulumi_harness import RecordingMocks
 
     mocks = RecordingMocks()
     with pytest.raises(VrrpPairConfigError):
@@ -219,7 +219,7 @@ def test_the_recipe_settings_are_valid() -> None:
 
 
 def test_ipv6_pair_is_valid_and_uses_ipv6_rules() -> None:
-    from tests.pulumi_harness import RecordingMocks
+    from labs.pulumi_harness import RecordingMocks
 
     args = {**RECIPE_ARGS, "subnet_cidr": "fd00:10::/64", "vip_address": "fd00:10::200",
             "member_addresses": ["fd00:10::4", "fd00:10::5"], "floating_ip": False,

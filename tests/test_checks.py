@@ -12,7 +12,7 @@ from vrrp_pair import VrrpPair, failover_check
 from vrrp_pair.checks import REPRINT_LAST_RESULT
 from vrrp_pair.port_switch import PortState
 
-from tests.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, RecordingMocks, run_program
+from labs.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, RecordingMocks, run_program
 
 
 class ScriptedNetwork:

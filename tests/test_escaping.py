@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from vrrp_pair import render
 from vrrp_pair.settings import parse_settings
 
-from tests.pulumi_harness import RECIPE_ARGS
+from labs.pulumi_harness import RECIPE_ARGS
 
 HOSTILE = ["x\nnotify_master /bin/reboot", "a, reboot]", "#c", "'q\"", "$(reboot)", "`id`",
            "a: b", "- x", "\u2028runcmd", "\x85", "fd00::4%eth0", "{x}", "*a", "&a", "!!python"]

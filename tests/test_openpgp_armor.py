@@ -15,7 +15,7 @@ import pytest
 from vrrp_pair.openpgp_armor import ArmorError, armor, canonical_public_key, crc24, packet_tags
 from vrrp_pair.settings import NOVA_USER_DATA_LIMIT, VrrpPairConfigError, parse_settings
 
-from tests.pulumi_harness import RECIPE_ARGS
+from labs.pulumi_harness import RECIPE_ARGS
 
 KEY = (Path(__file__).parent / "data" / "mirror-key.asc").read_text()
 

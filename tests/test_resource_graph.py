@@ -9,7 +9,7 @@ import pytest
 from vrrp_pair import VrrpPair
 from vrrp_pair.vrid import derived_vrid
 
-from tests.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, RecordingMocks, resolve, run_program
+from labs.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, RecordingMocks, resolve, run_program
 
 
 def _recipe(extra: dict[str, Any] | None = None, name: str = "vrrp"

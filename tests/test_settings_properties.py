@@ -47,8 +47,8 @@ from vrrp_pair.settings import (
     setting_name,
 )
 
+from labs.pulumi_harness import RECIPE_ARGS, RecordingMocks, run_program
 from tests.cloud_config_schema import SchemaValidator
-from tests.pulumi_harness import RECIPE_ARGS, RecordingMocks, run_program
 from tests.rendered import written_files
 from tests.template_structure import TEMPLATE_OF, misfits, skeleton
 from tests.test_rendered_with_real_tools import MemberNamespace, keepalived_test

@@ -264,7 +264,7 @@ def resources():
     log("resources ready")
 
 
-# The images of tests/vmlab/build-image: raw ext4 file systems without a boot loader,
+# The images of labs/vm/build-image: raw ext4 file systems without a boot loader,
 # booted AMI-style (Nova's libvirt driver boots the Glance kernel and ramdisk named by
 # the image's kernel_id/ramdisk_id with os_command_line).
 KERNEL_ARGS = "root=LABEL=vmroot rw console=ttyS0 net.ifnames=0 modprobe.blacklist=floppy"

@@ -30,7 +30,7 @@ import pytest
 import yaml
 from vrrp_pair.render import WEB_CHECK_STATE
 
-from tests.cloud.pair import (
+from labs.cloud.pair import (
     AFTER_SESSION,
     UP_ONE_AT_A_TIME,
     data_plane_up,

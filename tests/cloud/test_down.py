@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cloud.pair import NS_PREFIX, STATE, namespaces
+from labs.cloud.pair import NS_PREFIX, STATE, namespaces
 
 pytestmark = pytest.mark.cloud_down  # VRRP_CLOUD_DOWN=1 (tests/gate.py)
 

@@ -21,8 +21,8 @@ from typing import Any
 from vrrp_pair import render
 from vrrp_pair.settings import parse_settings
 
+from labs.pulumi_harness import RECIPE_ARGS
 from tests import REPO_ROOT as ROOT
-from tests.pulumi_harness import RECIPE_ARGS
 
 GOLDEN_DIR = Path(__file__).resolve().parent
 NAME = "vrrp"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from labs.namespace.lab import Lab, netns_leftovers
+from labs.namespace.render import PairSpec, render_pairs
 from tests.gate import SBIN_PATH
-from tests.lab.lab import Lab, netns_leftovers
-from tests.lab.render import PairSpec, render_pairs
 
 
 @pytest.fixture(autouse=True)

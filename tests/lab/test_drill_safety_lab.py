@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from tests.lab.lab import Lab, sh, wait_until
-from tests.lab.render import pair_spec
+from labs.namespace.lab import Lab, sh, wait_until
+from labs.namespace.render import pair_spec
 
 N1, N2 = "vrrp-node-1", "vrrp-node-2"
 

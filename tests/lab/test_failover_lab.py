@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.lab.lab import Lab, Member, sh, wait_until
-from tests.lab.render import CHECK_SCRIPT, GATEWAY_SCRIPT, pair_spec
+from labs.namespace.lab import Lab, Member, sh, wait_until
+from labs.namespace.render import CHECK_SCRIPT, GATEWAY_SCRIPT, pair_spec
 
 N1, N2, N3 = "vrrp-node-1", "vrrp-node-2", "vrrp-node-3"
 TAKEOVER = 5.0          # seconds until the backup answers (expected ~0.4 s by default)

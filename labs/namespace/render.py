@@ -80,26 +80,29 @@ def parse_user_data(user_data: str) -> dict[str, WrittenFile]:
     return files
 
 
-def render_pairs(pairs: list[PairSpec]) -> list[list[MemberFiles]]:
+def render_pairs(pairs: list[PairSpec], base: dict[str, Any] | None = None
+                 ) -> list[list[MemberFiles]]:
     """Renders every pair in one Pulumi program (so VRIDs are allocated as on
-    one network) and returns each pair's members in order."""
+    one network) and returns each pair's members in order. `base`: the arguments
+    under each pair's own (default the lab's, BASE_ARGS)."""
+    base = BASE_ARGS if base is None else base
     import pulumi
     from vrrp_pair import VrrpPair
 
-    from tests.pulumi_harness import run_program
+    from labs.pulumi_harness import run_program
 
     seen: dict[str, Any] = {}
 
     def program() -> Any:
         outputs = []
         for spec in pairs:
-            pair = VrrpPair(spec.name, {**BASE_ARGS, **spec.args})  # type: ignore[typeddict-item]
+            pair = VrrpPair(spec.name, {**base, **spec.args})  # type: ignore[typeddict-item]
             outputs.append(pulumi.Output.all(pair.vip_address, pair.member_ips, pair.vrid))
         return pulumi.Output.all(*outputs).apply(lambda values: seen.update(values=values))
 
     mocks = run_program(program)
     result: list[list[MemberFiles]] = []
-    for spec, (vip, member_ips, vrid) in zip(pairs, seen["values"], strict=False):
+    for spec, (vip, member_ips, vrid) in zip(pairs, seen["values"], strict=True):
         members = []
         http_port = int(spec.args.get("http_port", 80))
         for index, address in enumerate(member_ips):

@@ -1,0 +1,1 @@
+"""A pair on the local OpenStack's data plane, seen from the client namespace."""

@@ -1,0 +1,1 @@
+"""The namespace lab: keepalived and Apache members in network namespaces."""
