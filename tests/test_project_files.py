@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.machinery
 import re
+import tomllib
 import types
 import typing
 from pathlib import Path
@@ -14,6 +15,8 @@ import yaml
 from vrrp_pair.settings import DEFAULTS, parse_settings, setting_name
 from vrrp_pair.stack_config import PAIR_NAME_KEY
 from vrrp_pair.vrrp_pair import VrrpPairArgs
+
+from tests.gate import PLUGINS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -119,3 +122,12 @@ def test_every_setting_named_in_an_error_is_a_real_setting() -> None:
             named |= set(re.findall(r"\b[a-z]+[A-Z][A-Za-z]*\b", node.value))
     assert len(named) >= 25, named  # most settings are named somewhere
     assert named - {setting_name(field) for field in DEFAULTS} == set()
+
+
+def test_the_provider_sdks_and_the_built_plugins_have_one_version() -> None:
+    """pyproject.toml pins the SDKs; versions.env the plugins the toolchain builds."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = dict(requirement.split("==") for requirement in declared)
+    assert pins["pulumi-openstack"] == PLUGINS["openstack"]
+    assert pins["pulumi-command"] == PLUGINS["command"]
+    assert all("==" in requirement for requirement in declared), declared  # exact pins

@@ -46,12 +46,11 @@ from typing import Any
 import pytest
 
 from tests import gate
-from tests.gate import BIN, TOOLS
+from tests.gate import BIN, PLUGINS, TOOLS
 from tests.localcloud.gate import CLOUD, CLOUDS_YAML, cloud_answers
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_HOME = Path(os.environ.get("VRRP_PLUGIN_HOME", TOOLS / "home"))
-PLUGINS = {"openstack": "5.5.3", "command": "1.2.1"}
 PASSPHRASE = "vrrp-e2e-passphrase"
 # The program under test: this checkout, or (to try a fix of components/) another copy.
 PROGRAM_SOURCE = Path(os.environ.get("VRRP_E2E_PROGRAM", REPO))

@@ -7,15 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.gate import TOOLS
+from tests.gate import PLUGINS, TOOLS
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_HOME = TOOLS / "home"
 
 
 def _provider() -> Path:
-    found = sorted(PLUGIN_HOME.glob("plugins/resource-openstack-v5.5.3/pulumi-resource-openstack"))
-    assert found, f"no openstack 5.5.3 plugin under {PLUGIN_HOME}: run scripts/toolchain"
+    version = PLUGINS["openstack"]
+    found = sorted(PLUGIN_HOME.glob(f"plugins/resource-openstack-v{version}/"
+                                    "pulumi-resource-openstack"))
+    assert found, f"no openstack {version} plugin under {PLUGIN_HOME}: run scripts/toolchain"
     return found[0]
 
 
@@ -33,4 +35,4 @@ def test_schema_matches_the_python_sdk(tmp_path: Path) -> None:
 def test_provider_reports_the_pinned_version() -> None:
     out = subprocess.run([str(_provider()), "-version"], capture_output=True, text=True,
                          check=True, timeout=60)
-    assert "5.5.3" in out.stdout + out.stderr
+    assert PLUGINS["openstack"] in out.stdout + out.stderr
