@@ -57,34 +57,28 @@ def log(msg):
 ISOLATED: dict[str, Any] = {"load_yaml_config": False, "load_envvars": False}
 
 
-def admin_conn():
+def _conn(user: str):
+    """The user `user` in its own project of the same name (admin or demo)."""
     return openstack.connect(
         **ISOLATED,
         auth_url=KEYSTONE,
-        username="admin",
+        username=user,
         password=PASSWORD,
-        project_name="admin",
+        project_name=user,
         user_domain_name="Default",
         project_domain_name="Default",
         region_name=REGION,
         interface="public",
         identity_api_version="3",
     )
+
+
+def admin_conn():
+    return _conn("admin")
 
 
 def demo_conn():
-    return openstack.connect(
-        **ISOLATED,
-        auth_url=KEYSTONE,
-        username="demo",
-        password=PASSWORD,
-        project_name="demo",
-        user_domain_name="Default",
-        project_domain_name="Default",
-        region_name=REGION,
-        interface="public",
-        identity_api_version="3",
-    )
+    return _conn("demo")
 
 
 def ensure_role(conn, name):
