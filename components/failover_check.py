@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import itertools
 import json
 import os
 import shlex
@@ -58,6 +59,21 @@ Clock = Callable[[], float]
 class Probe:
     at: float
     member: str | None  # None: no answer
+
+
+def client_downtime(samples: Sequence[tuple[float, bool]]) -> float:
+    """The downtime a client saw in these probes ((start time, answered), in time order):
+    the longest stretch between two answered probes, or from the last answer to the last
+    probe when they end unanswered (all of them when none was answered). The one
+    definition the drill, the namespace lab and both benchmarks report, so their numbers
+    measure the same thing."""
+    answered = [at for at, ok in samples if ok]
+    if not answered:
+        return samples[-1][0] - samples[0][0] if samples else 0.0
+    downtime = max((b - a for a, b in itertools.pairwise(answered)), default=0.0)
+    if samples[-1][0] - answered[-1] > downtime:
+        downtime = samples[-1][0] - answered[-1]  # still down at the end
+    return downtime
 
 
 @dataclass
@@ -218,12 +234,12 @@ def drill(url: str, members: Sequence[str], switch: PortSwitch, timeout: float =
                 f"({how[restored.verified]}: {restored.detail})")
     if errors:
         raise RuntimeError(f"could not disable {old_master}'s port: {errors[0]}")
-    last_old = max((p.at for p in probes if p.member == old_master), default=started)
     return DrillResult(
         old_master=old_master,
         new_master=new_master,
         seconds_until_new_master=round(probes[-1].at - started, 4) if new_master else None,
-        downtime_seconds=round(probes[-1].at - last_old, 4) if new_master else None,
+        downtime_seconds=(round(client_downtime([(p.at, p.member is not None) for p in probes]),
+                                4) if new_master else None),
         probes=len(probes),
         failed_probes=sum(1 for p in probes if p.member is None),
         port_restored=asdict(restored),

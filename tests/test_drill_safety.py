@@ -225,3 +225,15 @@ def test_cli_restore_enables_only_disabled_ports(pair: Pair) -> None:
          "--enable-cmd", "false", "--check-cmd", f"test ! -e {pair.port_file}"],
         capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(again.stdout)["restored"] == []
+
+
+@pytest.mark.parametrize("samples,expected", [
+    ([(0.0, True), (1.0, False), (2.5, True), (3.0, True)], 2.5),  # the gap between answers
+    ([(0.0, True), (0.5, True), (1.0, False), (4.0, False)], 3.5),  # still down at the end
+    ([(0.0, False), (2.0, False)], 2.0),  # nothing answered: all of it
+    ([(0.0, True), (0.1, True)], 0.1),
+    ([], 0.0),
+], ids=["gap", "down-at-end", "none-answered", "steady", "empty"])
+def test_client_downtime_is_the_longest_unanswered_stretch(
+        samples: list[tuple[float, bool]], expected: float) -> None:
+    assert failover_check.client_downtime(samples) == pytest.approx(expected)

@@ -38,6 +38,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TypeVar
 
+from vrrp_pair.failover_check import client_downtime
+
 from .render import (
     INTERFACE_FILE,
     INTERFACE_SCRIPT,
@@ -863,10 +865,7 @@ class Probe:
         ok = [s for s in samples if s.ok]
         before = [s for s in ok if s.start < t0]
         old = before[-1].result if before else None
-        gaps = [b.start - a.start for a, b in itertools.pairwise(ok)]
-        downtime = max(gaps, default=0.0)
-        if ok and samples and samples[-1].start - ok[-1].start > downtime:
-            downtime = samples[-1].start - ok[-1].start  # still down at the end
+        downtime = client_downtime([(s.start, s.ok) for s in samples])  # as the drill
         new = next((s for s in ok if s.start >= t0 and s.result != old), None)
         return Outage(t0=t0, downtime=downtime,
                       takeover=(new.start - t0) if new else None,
