@@ -43,10 +43,10 @@ wait_sock() { # path name seconds
 ensure_dataplane_debs() {
   local need=() p
   # the data plane and the hypervisors; the VM image build (debootstrap, mkfs.ext4 -d, gpg,
-  # apt-ftparchive); the stack's SSH key pair (ssh-keygen in bootstrap.py)
+  # apt-ftparchive; gnupg for gpg-agent); the stack's SSH key pair (ssh-keygen in bootstrap.py)
   for p in openvswitch-switch ovn-central ovn-host libvirt-daemon-system libvirt-daemon-driver-qemu \
       libvirt-clients python3-libvirt qemu-system-x86 qemu-utils genisoimage haproxy socat sudo \
-      iproute2 iptables ethtool debootstrap e2fsprogs gpg apt-utils openssh-client; do
+      iproute2 iptables ethtool debootstrap e2fsprogs gnupg apt-utils openssh-client; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
   done
   [ ${#need[@]} -eq 0 ] && return 0
