@@ -11,7 +11,7 @@ import pytest
 import yaml
 from vrrp_pair import render
 
-from tests import REPO_TEMPLATES
+from tests import REPO_ROOT, REPO_TEMPLATES
 from tests.rendered import VARIANTS, rendered_user_data, written_files
 
 
@@ -64,7 +64,7 @@ def test_preinstalled_image_installs_nothing() -> None:
 
 
 def test_vm_image_and_mirror_hold_exactly_the_packages_the_user_data_installs() -> None:
-    script = (Path(__file__).resolve().parent / "vmlab" / "build-image").read_text()
+    script = (REPO_ROOT / "labs" / "vm" / "build-image").read_text()
     line = next(x for x in script.splitlines() if x.startswith("service_packages=("))
     assert tuple(line.split("(", 1)[1].split(")", 1)[0].split()) == render.PACKAGES
 
