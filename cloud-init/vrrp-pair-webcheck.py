@@ -156,13 +156,19 @@ class Request:
             # was accepted long ago) does not blame the server for its own delay.
             self.deadline = time.monotonic() + self.timeout
             return False
-        try:
-            chunk = self.sock.recv(65536)
-        except OSError as error:
-            raise Failure(f"receive: {error.strerror}") from None
-        self.reply += chunk
-        if chunk and len(self.reply) <= 65536:
-            return False  # the server closes when the (HTTP/1.0) answer is complete
+        # Read all that has arrived, up to the close: after a pause of the checker the
+        # whole answer and the close wait in the buffer, and reading one chunk per turn
+        # would leave the close for a later turn, after the deadline check.
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except BlockingIOError:
+                return False  # more is to come
+            except OSError as error:
+                raise Failure(f"receive: {error.strerror}") from None
+            self.reply += chunk
+            if not chunk or len(self.reply) > 65536:
+                break  # the server closes when the (HTTP/1.0) answer is complete
         status = self.reply.split(b"\r\n", 1)[0].split()
         if len(status) < 2 or not status[1].isdigit():
             raise Failure(f"no HTTP status line: {self.reply[:40]!r}")
@@ -207,16 +213,12 @@ class Prober:
             except Failure as failure:
                 return [(False, str(failure), failure.immediate)]
         waits = [self.next_start] + [r.deadline for r in self.requests]
-        events = self.selector.select(max(0.0, min(waits) - time.monotonic()))
-        out: list[tuple[bool, str, bool]] = []
-        for key, _ in events:
-            if key.data == "main":
-                exited = self.main.exited()
-                self._watch_main()
-                out.append((False, str(exited), True))
-            elif key.data in self.requests:
-                out.extend(self._advance(key.data))
+        out = self._handle(self.selector.select(max(0.0, min(waits) - time.monotonic())))
         now = time.monotonic()
+        if any(now >= r.deadline for r in self.requests):
+            # Readiness once more, after the clock: the checker may have been paused
+            # between the select and the clock while the answers came in.
+            out.extend(self._handle(self.selector.select(0)))
         late = [r for r in self.requests if now >= r.deadline]
         if late:
             with contextlib.suppress(Failure):
@@ -227,6 +229,18 @@ class Prober:
             # connection was stuck), or while Apache restarts gracefully.
             if self.last_good_start < request.started and not self.main.restarting():
                 out.append((False, f"no answer within {self.timeout:g} s", False))
+        return out
+
+    def _handle(self, events: list[tuple[selectors.SelectorKey, int]]
+                ) -> list[tuple[bool, str, bool]]:
+        out: list[tuple[bool, str, bool]] = []
+        for key, _ in events:
+            if key.data == "main":
+                exited = self.main.exited()
+                self._watch_main()
+                out.append((False, str(exited), True))
+            elif key.data in self.requests:
+                out.extend(self._advance(key.data))
         return out
 
     def _advance(self, request: Request) -> list[tuple[bool, str, bool]]:
