@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
-from .settings import IpAddress, IpNetwork, Settings
+from .settings import IpAddress, IpNetwork, Settings, is_known_empty
 
 
 @dataclass
@@ -45,7 +45,7 @@ def allocation_pools(subnet: IpNetwork, gateway: IpAddress,
 def external_network_id(settings: Settings,
                         opts: pulumi.InvokeOptions) -> pulumi.Input[str]:
     """The ID from config, or a look-up by name (which calls the API, also in preview)."""
-    if settings.external_network_id:
+    if not is_known_empty(settings.external_network_id):
         return settings.external_network_id
     return openstack.networking.get_network_output(
         name=settings.external_network, external=True, opts=opts).id
@@ -77,7 +77,7 @@ def declare_network(settings: Settings, parent: pulumi.Resource) -> NetworkRefs:
         opts=child)
 
     router_interface = None
-    if settings.external_network_id or settings.external_network:
+    if not is_known_empty(settings.external_network_id) or settings.external_network:
         router = openstack.networking.Router(
             f"{name}-router", name=f"{name}-router", admin_state_up=True,
             external_network_id=external_network_id(settings, pulumi.InvokeOptions(parent=parent)),

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+import pulumi
+
 from .openpgp_armor import ArmorError, canonical_public_key
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -73,10 +75,10 @@ class Settings:
     subnet: IpNetwork
     gateway_ip: IpAddress | None
     create_network: bool
-    existing_network_id: str
-    existing_subnet_id: str
+    existing_network_id: pulumi.Input[str]
+    existing_subnet_id: pulumi.Input[str]
     dns_nameservers: tuple[IpAddress, ...]
-    external_network_id: str
+    external_network_id: pulumi.Input[str]
     external_network: str
     vip_address: IpAddress | None
     member_count: int
@@ -292,6 +294,20 @@ def _resource_id(setting: str, value: object) -> str:
                  "dashes, dots and underscores, such as a UUID)")
 
 
+def _resource_id_input(setting: str, value: object) -> pulumi.Input[str]:
+    """An ID given as text is checked now; one given as another resource's output (a
+    consumer's own network) is checked when its value is known, before any resource
+    that uses it is created (it flows only through this check)."""
+    if isinstance(value, pulumi.Output):
+        return value.apply(lambda known: _resource_id(setting, known))
+    return _resource_id(setting, value)
+
+
+def is_known_empty(value: pulumi.Input[str]) -> bool:
+    """True for a setting left empty; an output always counts as given."""
+    return isinstance(value, str) and not value
+
+
 def _finite_number(setting: str, value: object, allowed: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise _fail(setting, value, allowed)
@@ -496,13 +512,14 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
         raise _fail("name", name, "expected 1-40 lower-case letters, digits and dashes, "
                     "starting and ending with a letter or digit")
 
-    existing_network_id = _resource_id("existingNetworkId", values["existing_network_id"])
-    existing_subnet_id = _resource_id("existingSubnetId", values["existing_subnet_id"])
-    if bool(existing_network_id) != bool(existing_subnet_id):
-        raise _fail("existingSubnetId" if existing_network_id else "existingNetworkId", "",
+    existing_network_id = _resource_id_input("existingNetworkId", values["existing_network_id"])
+    existing_subnet_id = _resource_id_input("existingSubnetId", values["existing_subnet_id"])
+    if is_known_empty(existing_network_id) != is_known_empty(existing_subnet_id):
+        raise _fail("existingNetworkId" if is_known_empty(existing_network_id)
+                    else "existingSubnetId", "",
                     "existingNetworkId and existingSubnetId must be given together "
                     "(or neither, to create a network)")
-    create_network = not existing_network_id
+    create_network = is_known_empty(existing_network_id)
 
     subnet = _parse_network("subnetCidr", values["subnet_cidr"])
     if subnet.version == 4 and subnet.prefixlen > 29:
@@ -554,7 +571,7 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
     server_group_policy = _choice("serverGroupPolicy", values["server_group_policy"],
                                   AFFINITY_POLICIES)
     floating_ip = _bool("floatingIp", values["floating_ip"])
-    external_network_id = _resource_id("externalNetworkId", values["external_network_id"])
+    external_network_id = _resource_id_input("externalNetworkId", values["external_network_id"])
     external_network = _text("externalNetwork", values["external_network"])
     if floating_ip and not external_network:
         raise _fail("externalNetwork", external_network,
@@ -562,7 +579,8 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
     if floating_ip and subnet.version == 6:
         raise _fail("floatingIp", True, "Neutron floating IPs are IPv4 only; set floatingIp "
                     "false for an IPv6 subnet")
-    if floating_ip and create_network and not external_network_id and not external_network:
+    if (floating_ip and create_network and is_known_empty(external_network_id)
+            and not external_network):
         raise _fail("externalNetworkId", "", "floatingIp needs a router to the external network")
 
     http_port = _int("httpPort", values["http_port"], 1, 65535)

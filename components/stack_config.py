@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from .settings import setting_name
-from .vrrp_pair import VrrpPairArgs
+from .vrrp_pair import VrrpPairArgs, setting_types
 
 PAIR_NAME_KEY = "pairName"
 DEFAULT_PAIR_NAME = "vrrp"
@@ -32,7 +32,7 @@ def _reader(config: pulumi.Config, annotation: Any) -> Callable[[str], Any]:
 def read_args(config: pulumi.Config) -> VrrpPairArgs:
     """Every VrrpPair setting present in config (camelCase keys), with its declared type."""
     args: dict[str, Any] = {}
-    for field, annotation in typing.get_type_hints(VrrpPairArgs).items():
+    for field, annotation in setting_types().items():
         value = _reader(config, annotation)(setting_name(field))
         if value is not None:
             args[field] = value

@@ -1,6 +1,7 @@
 """VrrpPair: a highly available virtual IP served by a keepalived group of VMs."""
 
 
+import typing
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
@@ -26,15 +27,17 @@ class VrrpPairArgs(TypedDict, total=False):
     """CIDR of the pair's subnet (the one created, or the existing subnet's)."""
     gateway_ip: str
     """Gateway address of the subnet; empty means the first host address."""
-    existing_network_id: str
-    """Use this network instead of creating one (needs existingSubnetId)."""
-    existing_subnet_id: str
-    """Use this subnet instead of creating one (needs existingNetworkId)."""
+    existing_network_id: pulumi.Input[str]
+    """Use this network instead of creating one (needs existingSubnetId); from code, another
+    resource's output (e.g. your Network's id) works too."""
+    existing_subnet_id: pulumi.Input[str]
+    """Use this subnet instead of creating one (needs existingNetworkId); from code, another
+    resource's output works too."""
     dns_nameservers: Sequence[str]
     """DNS servers of the created subnet."""
-    external_network_id: str
+    external_network_id: pulumi.Input[str]
     """ID of the external network for the router gateway; empty looks it up by externalNetwork
-    (an API call, also in preview)."""
+    (an API call, also in preview); from code, another resource's output works too."""
     external_network: str
     """Name of the external network (the floating IP pool); with neither this nor
     externalNetworkId no router is created."""
@@ -113,6 +116,15 @@ class VrrpPairArgs(TypedDict, total=False):
     up the VIP and comes back as BACKUP (existing subnets need gatewayIp)."""
 
 
+def setting_types() -> dict[str, Any]:
+    """Each VrrpPairArgs field's plain type, `pulumi.Input[T]` read as T: what stack config
+    and the generated references deal in (typing.get_type_hints cannot resolve pulumi.Input's
+    forward reference)."""
+    return {field: typing.get_args(annotation)[0]
+            if typing.get_origin(annotation) is typing.Union else annotation
+            for field, annotation in VrrpPairArgs.__annotations__.items()}
+
+
 class VrrpPair(pulumi.ComponentResource):
     """A virtual IP on OpenStack held by keepalived (VRRP) on N member VMs that run Apache."""
 
@@ -150,9 +162,7 @@ class VrrpPair(pulumi.ComponentResource):
         # Validate everything before registering anything: a bad setting must
         # leave nothing half-made.
         settings = parse_settings(name, dict(args))
-        network_key = (f"existing:{settings.existing_network_id}" if not settings.create_network
-                       else f"own:{name}")
-        vrid = registry.claim(network_key, name, settings.virtual_router_id)
+        vrid = registry.claim(_network_key(settings), name, settings.virtual_router_id)
 
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -272,6 +282,17 @@ class VrrpPair(pulumi.ComponentResource):
             "failover_downtime_seconds": self.failover_downtime_seconds,
             "failover_new_master": self.failover_new_master,
         })
+
+
+def _network_key(settings: Settings) -> str:
+    """Which pairs may share an L2 segment, for choosing distinct VRIDs. A network known
+    only as another resource's output is not known yet: all such pairs count as one
+    segment (distinct VRIDs among them, and the same ones on every run)."""
+    if settings.create_network:
+        return f"own:{settings.name}"
+    if isinstance(settings.existing_network_id, str):
+        return f"existing:{settings.existing_network_id}"
+    return "existing:(an output, known after deployment)"
 
 
 def _fixed_ip(subnet_id: pulumi.Input[str],

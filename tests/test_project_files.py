@@ -7,14 +7,13 @@ import importlib.machinery
 import re
 import tomllib
 import types
-import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 from vrrp_pair.settings import DEFAULTS, parse_settings, setting_name
 from vrrp_pair.stack_config import PAIR_NAME_KEY
-from vrrp_pair.vrrp_pair import VrrpPairArgs
+from vrrp_pair.vrrp_pair import setting_types
 
 from tests.gate import PLUGINS
 
@@ -24,9 +23,9 @@ CONFIG = PROJECT["config"]
 
 
 def test_every_component_setting_is_declared_in_pulumi_yaml_and_nothing_else() -> None:
-    fields = {setting_name(f) for f in typing.get_type_hints(VrrpPairArgs)}
+    fields = {setting_name(f) for f in setting_types()}
     assert set(CONFIG) == fields | {PAIR_NAME_KEY}
-    assert set(DEFAULTS) == set(typing.get_type_hints(VrrpPairArgs))
+    assert set(DEFAULTS) == set(setting_types())
 
 
 def test_pulumi_yaml_defaults_are_the_component_defaults() -> None:
