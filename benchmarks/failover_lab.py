@@ -21,7 +21,7 @@ Profiles:
            advert 1 s, no health check, state MASTER/BACKUP, priority 100/50;
 - before:  the component's defaults before issue 12, the baseline: advert
            0.2 s, keepalived's whole-second web check only (webCheckInterval 0),
-           no real-time scheduling (vrrp_rt_priority/vrrp_no_swap removed);
+           no real-time scheduling (realtimeVrrp false);
 - default: what the component renders with its defaults;
 - fast:    the component with a short VRRPv3 advert (--fast-advert, 0.02 s);
 - before-fast (only when asked for): `before` with the fast advert, the fast
@@ -105,9 +105,6 @@ HEAL_WATCH = 7.0     # seconds watched after an unblock
 LONG_LIVED_INTERVAL = 0.1  # seconds between the long-lived client's requests
 LONG_LIVED_TIMEOUT = 3.0   # seconds each of its requests may wait
 LONG_LIVED_WATCH = LONG_LIVED_TIMEOUT + 1.5  # after the takeover, for its outcome
-# keepalived.conf lines the component added in issue 12 (real-time VRRP process).
-REALTIME_LINES = ("vrrp_rt_priority", "vrrp_no_swap", "max_auto_priority",
-                  "vrrp_rlimit_rttime")
 
 
 @dataclass
@@ -129,30 +126,10 @@ class Cell:
     errors: list[str] = field(default_factory=list)
 
 
-def without_realtime(members: list[MemberFiles]) -> list[MemberFiles]:
-    """keepalived.conf without the real-time lines and the comment that introduces
-    them, as the component rendered it before issue 12."""
-    out = []
-    for m in members:
-        kept: list[str] = []
-        in_comment = False
-        for line in m.files[KEEPALIVED_CONF].content.splitlines(keepends=True):
-            words = line.split()
-            if line.strip().startswith(("# The VRRP process runs at real-time",
-                                        "# If it still runs late",
-                                        "# CPU time (microseconds) it may use")):
-                in_comment = True
-            if in_comment and line.strip().startswith("#"):
-                continue
-            in_comment = False
-            if words and words[0] in REALTIME_LINES:
-                continue
-            kept.append(line)
-        out.append(with_keepalived_conf(m, "".join(kept)))
-    return out
-
-
-BEFORE_ARGS: dict[str, Any] = {"advert_interval": 0.2, "web_check_interval": 0}
+# The defaults before issue 12, through settings: slower adverts, no fast web check and
+# keepalived's VRRP process at normal priority (issue 12 made it real-time).
+BEFORE_ARGS: dict[str, Any] = {"advert_interval": 0.2, "web_check_interval": 0,
+                               "realtime_vrrp": False}
 
 
 LOCAL_CLOUD_SETTINGS = Path(__file__).resolve().parent.parent / "scripts" / "localcloud" / \
@@ -173,7 +150,7 @@ def local_cloud_timings() -> dict[str, Any]:
 
 
 def profile_args(profile: str, fast_advert: float) -> dict[str, Any]:
-    """Component arguments of a profile (the recipe's keepalived.conf is replaced)."""
+    """Component arguments of a profile (the recipe's keepalived.conf is its own file)."""
     if profile == "vm-settings":
         return local_cloud_timings()
     return {
@@ -185,9 +162,9 @@ def profile_args(profile: str, fast_advert: float) -> dict[str, Any]:
 
 
 def adapt(profile: str, members: list[MemberFiles]) -> list[MemberFiles]:
-    """Rendered members -> the profile's files (the baselines change keepalived.conf)."""
-    if profile in ("before", "before-fast"):
-        return without_realtime(members)
+    """Rendered members -> the profile's files: the recipe runs its own keepalived.conf
+    (the literal above, not a rendering of any settings); every other profile is what the
+    component renders from its settings."""
     if profile == "recipe":
         return [with_keepalived_conf(m, RECIPE_KEEPALIVED_CONF.format(
             state="MASTER" if i == 0 else "BACKUP", priority=100 if i == 0 else 50,

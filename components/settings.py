@@ -112,6 +112,7 @@ class Settings:
     check_address: IpAddress | None
     check_deadline: int
     gateway_check: bool
+    realtime_vrrp: bool
 
     @property
     def ip_version(self) -> int:
@@ -190,6 +191,7 @@ DEFAULTS: dict[str, Any] = {
     "check_address": "",
     "check_deadline": 600,
     "gateway_check": True,
+    "realtime_vrrp": True,
 }
 
 # Settings without a usable default: a stack must set them (their DEFAULTS entry is empty).
@@ -666,6 +668,7 @@ def parse_settings(name: str, raw: Mapping[str, Any]) -> Settings:
         smoke_check=smoke_check, failover_drill=failover_drill, check_address=check_address,
         check_deadline=check_deadline,
         gateway_check=_bool("gatewayCheck", values["gateway_check"]),
+        realtime_vrrp=_bool("realtimeVrrp", values["realtime_vrrp"]),
     )
     _check_user_data_size(settings)
     return settings

@@ -92,6 +92,10 @@ class VrrpPairArgs(TypedDict, total=False):
     web_check_timeout: float
     """Seconds the fast web check waits for Apache's answer before the request fails (how long a
     hung server keeps the VIP), 0.05 to 60."""
+    realtime_vrrp: bool
+    """Run keepalived's VRRP process at real-time priority with its memory locked, so adverts
+    leave on time on a busy member; false leaves it at normal priority (keepalived's default,
+    for hosts that refuse real-time scheduling)."""
     interface: str
     """Member NIC for VRRP; auto finds the NIC that holds the member's address at boot."""
     package_source: str

@@ -136,3 +136,21 @@ def test_keepalived_tracks_one_script_per_instance(variant: str) -> None:
         assert re.findall(r"^vrrp_script (\S+) \{$", conf, re.M) == ["check_member"]
         tracked = re.search(r"track_script \{\n(.*?)\n    \}", conf, re.S)
         assert tracked is not None and tracked.group(1).split() == ["check_member"]
+
+
+REALTIME_DIRECTIVES = ("vrrp_rt_priority", "vrrp_no_swap", "vrrp_rlimit_rttime",
+                       "max_auto_priority")
+
+
+@pytest.mark.parametrize("realtime", [True, False])
+def test_realtime_vrrp_turns_the_real_time_directives_on_and_off(realtime: bool) -> None:
+    args = {**VARIANTS["recipe-default"], "realtime_vrrp": realtime}
+    conf = written_files(next(iter(rendered_user_data(args).values())))[
+        render.KEEPALIVED_CONF]["content"]
+    global_defs = conf.split("global_defs {", 1)[1].split("\n}\n", 1)[0]
+    directives = {line.split()[0] for line in global_defs.splitlines()
+                  if line.strip() and not line.strip().startswith("#")}
+    assert (set(REALTIME_DIRECTIVES) <= directives) is realtime, global_defs
+    assert not (set(REALTIME_DIRECTIVES) & directives) or realtime, global_defs
+    assert ("real-time priority" in global_defs) is realtime  # its comment goes with it
+    assert "enable_script_security" in directives and "script_user" in directives

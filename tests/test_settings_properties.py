@@ -274,6 +274,7 @@ STRATEGIES: dict[str, Callable[[dict[str, Any]], Overrides]] = {
         _host(_subnet_of(args)) | st.sampled_from(["203.0.113.10", "2001:db8::10", ""]))),
     "check_deadline": _ints("check_deadline", 10, 3600),
     "gateway_check": lambda args: _single("gateway_check", hostile(BOOLS)),
+    "realtime_vrrp": lambda args: _single("realtime_vrrp", hostile(BOOLS)),
 }
 
 
