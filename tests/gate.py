@@ -46,7 +46,7 @@ PLUGINS = {"openstack": PINS["OPENSTACK_PROVIDER_VERSION"],
            "command": PINS["COMMAND_PROVIDER_VERSION"]}
 TOOLS = Path(os.environ.get("VRRP_TOOLS_DIR", REPO_ROOT / ".tools" / "pulumi"))
 BIN = TOOLS / "bin"
-TOOLCHAIN_HINT = ("run `bash scripts/toolchain` (the CLI, the language host and the providers,"
+TOOLCHAIN_HINT = ("run `bash toolchain/build` (the CLI, the language host and the providers,"
                   " built from the registries)")
 LAB_TOOLS = ("keepalived", "apache2", "curl", "ip", "bridge", "unshare")
 SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])

@@ -69,7 +69,7 @@ def test_repository_checks_need_no_secrets_and_run_what_ci_runs() -> None:
     preview = next(run for run in runs if "pytest" in run)
     test_file = preview.split("pytest", 1)[1].split()[-1]
     assert (ROOT / test_file).is_file(), test_file
-    assert "bash scripts/toolchain" in preview and "bash scripts/toolchain" in SCRIPTS_TEST
+    assert "bash toolchain/build" in preview and "bash toolchain/build" in SCRIPTS_TEST
 
 
 def test_example_previews_with_the_policy_pack_and_comments() -> None:

@@ -236,9 +236,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def engine_setup(root: Path) -> dict[str, Any]:
     """The engine fixture's work, in `root` (also for benchmarks/cloud_failover.py)."""
     require((BIN / "pulumi").is_file(), f"no Pulumi CLI at {BIN / 'pulumi'}: run "
-            "`VRRP_PULUMI_VERSION=v3.274.1 bash scripts/install-pulumi-toolchain`")
+            "`VRRP_PULUMI_VERSION=v3.274.1 bash toolchain/install-pulumi-toolchain`")
     require((BIN / "pulumi-language-python").exists(),
-            "no language host: run `tools/install-language-host`")
+            "no language host: run `toolchain/install-language-host`")
     (root / "home").mkdir()
     (root / "state").mkdir()
     env = {k: v for k, v in os.environ.items()
@@ -255,7 +255,7 @@ def engine_setup(root: Path) -> dict[str, Any]:
     )
     for name, version in PLUGINS.items():
         binary = PLUGIN_HOME / "plugins" / f"resource-{name}-v{version}" / f"pulumi-resource-{name}"
-        require(binary.is_file(), f"no {binary}: run `tools/providers/build`")
+        require(binary.is_file(), f"no {binary}: run `toolchain/providers/build`")
         subprocess.run([str(BIN / "pulumi"), "plugin", "install", "resource", name, version,
                         "--file", str(binary)], env=env, check=True, capture_output=True,
                        timeout=TIMEOUT)

@@ -15,9 +15,9 @@ auth never contacts it in a preview of new resources.
 Needs the toolchain (CLI, our language host, vrrp-python-codegen) and the openstack and command
 plugins registered in .tools/pulumi/home (or VRRP_TOOLS_DIR/home):
 
-    VRRP_PULUMI_VERSION=v3.274.1 bash scripts/install-pulumi-toolchain || [ $? -eq 3 ]
-    tools/install-language-host
-    tools/providers/build
+    VRRP_PULUMI_VERSION=v3.274.1 bash toolchain/install-pulumi-toolchain || [ $? -eq 3 ]
+    toolchain/install-language-host
+    toolchain/providers/build
 
 Without them these tests skip locally and FAIL when CI=true. State goes to a temporary file://
 backend, plugins are symlinked into a temporary PULUMI_HOME; nothing is written to the repository.
@@ -120,7 +120,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         binary = plugin_dir / f"pulumi-resource-{name}"
         require(
             binary.is_file(),
-            f"no {name} {version} plugin at {binary} (tools/providers/build registers it)",
+            f"no {name} {version} plugin at {binary} (toolchain/providers/build registers it)",
         )
         # A real directory with a symlinked binary: the CLI ignores symlinked plugin directories.
         (plugins / binary.parent.name).mkdir()

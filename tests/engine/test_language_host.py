@@ -1,9 +1,9 @@
-"""The real Pulumi CLI runs Python programs through our host (tools/pulumi-language-python).
+"""The real Pulumi CLI runs Python programs through our host (toolchain/pulumi-language-python).
 
 Needs the toolchain in .tools/pulumi (or VRRP_TOOLS_DIR):
 
-    VRRP_PULUMI_VERSION=v3.274.1 bash scripts/install-pulumi-toolchain   # exit 3 is fine here
-    tools/install-language-host
+    VRRP_PULUMI_VERSION=v3.274.1 bash toolchain/install-pulumi-toolchain   # exit 3 is fine here
+    toolchain/install-language-host
 
 Without it these tests skip locally, and FAIL when CI=true: CI must have installed it.
 Every stack lives in a temporary file:// backend with a temporary PULUMI_HOME; nothing is
@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 SECRET = "vrrp-Sekr3t-do-not-print"
 PASSPHRASE = "language-host-test"
 INSTALL_HINT = (
-    "run `bash scripts/install-pulumi-toolchain` (exit 3 is fine) and `tools/install-language-host`"
+    "run `bash toolchain/install-pulumi-toolchain` (exit 3 is fine) and "
+    "`toolchain/install-language-host`"
 )
 
 

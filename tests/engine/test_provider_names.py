@@ -17,7 +17,7 @@ def _provider() -> Path:
     version = PLUGINS["openstack"]
     found = sorted(PLUGIN_HOME.glob(f"plugins/resource-openstack-v{version}/"
                                     "pulumi-resource-openstack"))
-    assert found, f"no openstack {version} plugin under {PLUGIN_HOME}: run scripts/toolchain"
+    assert found, f"no openstack {version} plugin under {PLUGIN_HOME}: run toolchain/build"
     return found[0]
 
 
@@ -26,7 +26,8 @@ def test_schema_matches_the_python_sdk(tmp_path: Path) -> None:
     with schema.open("w") as out:
         subprocess.run([str(_provider()), "-dump-schema"], stdout=out, check=True, timeout=120)
     result = subprocess.run(
-        [sys.executable, str(ROOT / "tools/providers/openstack/check-sdk-names.py"), str(schema)],
+        [sys.executable, str(ROOT / "toolchain/providers/openstack/check-sdk-names.py"),
+         str(schema)],
         capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok for the tokens the component uses" in result.stdout

@@ -12,7 +12,8 @@ until the CLI (its parent) goes away, or until the engine stops answering.
 
 GeneratePackage (SDK generation, used by `pulumi package add` / `package gen-sdk`) needs Pulumi's
 Go generator (pkg/v3/codegen/python): it runs the small Go helper `vrrp-python-codegen`
-(codegen/main.go, built by tools/install-language-host) when that is installed next to this host.
+(codegen/main.go, built by toolchain/install-language-host) when that is installed next to this
+host.
 Not implemented (Go code generators too): GenerateProgram, GenerateProject (`pulumi convert`),
 Pack -> UNIMPLEMENTED.
 """
@@ -53,7 +54,8 @@ from pulumi.runtime.proto.codegen import hcl_pb2
 
 HOST_NAME = "pulumi-language-python"
 EXEC_NAME = "pulumi-language-python-exec"
-CODEGEN_NAME = "vrrp-python-codegen"  # Go helper for GeneratePackage (tools/install-language-host)
+# Go helper for GeneratePackage (toolchain/install-language-host)
+CODEGEN_NAME = "vrrp-python-codegen"
 # The exec script exits with this after it has shown the user an actionable message: the
 # engine then bails without adding its own error (RunResponse.bail).
 EXIT_USER_ACTIONABLE = 32

@@ -1,7 +1,7 @@
 // vrrp-python-codegen: the code-generation half of vrrp-pair's Python language host.
 //
 // The host (langhost.py) is Python; Pulumi's Python SDK generator is Go (pkg/v3/codegen/python).
-// This helper is built against pkg/v3 (by tools/install-language-host, from the Go module cache)
+// This helper is built against pkg/v3 (by toolchain/install-language-host, from the Go module cache)
 // and called by the host's GeneratePackage RPC:
 //
 //	vrrp-python-codegen generate-package < request.json > response.json
