@@ -74,6 +74,7 @@ SERVER_GROUP = "openstack:compute/serverGroup:ServerGroup"
 INSTANCE = "openstack:compute/instance:Instance"
 FLOATING_IP = "openstack:networking/floatingIp:FloatingIp"
 COMMAND = "command:local:Command"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how preview --json shows an unknown value
 
 POLICY_PACK = REPO / "policy"
 POLICY_CONFIG = POLICY_PACK / "dev-config.json"
@@ -393,6 +394,51 @@ def test_the_example_consumer_previews_two_pairs_from_the_wheel(
     ports = [s["newState"]["inputs"] for s in preview["steps"] if s["newState"]["type"] == PORT]
     assert {p["networkId"] for p in ports} == {cfg["existingNetworkId"] for cfg in pairs.values()}
     assert len({cfg["existingNetworkId"] for cfg in pairs.values()}) == 1
+
+
+OWN_NETWORK_PROGRAM = """\
+import pulumi
+import pulumi_openstack as openstack
+from vrrp_pair import VrrpPair
+
+net = openstack.networking.Network("apps", name="apps")
+subnet = openstack.networking.Subnet("apps", network_id=net.id, cidr="10.30.0.0/24")
+pair = VrrpPair("api", {"existing_network_id": net.id, "existing_subnet_id": subnet.id,
+                        "subnet_cidr": "10.30.0.0/24", "gateway_ip": "10.30.0.1",
+                        "vip_address": "10.30.0.10",
+                        "member_addresses": ["10.30.0.11", "10.30.0.12"],
+                        "image": "debian-12", "flavor": "m1.small"})
+pulumi.export("vrid", pair.vrid)
+"""
+
+
+def test_a_consumer_puts_a_pair_on_the_network_it_declares(
+        engine: dict[str, str], consumer_venv: Path, tmp_path: Path) -> None:
+    """existingNetworkId/existingSubnetId as outputs of the consumer's own resources, through
+    the real engine: unknown in preview, so the ports wait for them; nothing else is made."""
+    project = tmp_path / "own-network"
+    project.mkdir()
+    spec = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
+    spec["runtime"]["options"]["virtualenv"] = str(consumer_venv)
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    (project / "__main__.py").write_text(OWN_NETWORK_PROGRAM)
+    cli = Cli(env=engine, cwd=project)
+    cli.run("stack", "init", "own")
+    config_set(cli, "own", {"openstack:authUrl": OFFLINE_AUTH_URL})
+    preview = preview_json(cli, "own")
+    counts = created(preview)
+    show("a pair on the consumer's own network (outputs as IDs)", counts)
+    assert counts[NETWORK] == 1 and counts[SUBNET] == 1 and ROUTER not in counts
+    pair_children = [s for s in preview["steps"]
+                     if s["newState"].get("parent", "").endswith(f"::{PAIR}::api")]
+    assert pair_children and not {NETWORK, SUBNET} & {s["newState"]["type"] for s in pair_children}
+    ports = [s["newState"]["inputs"] for s in preview["steps"] if s["newState"]["type"] == PORT]
+    assert len(ports) == 3
+    for port in ports:  # not known before the consumer's network exists: the engine's unknown
+        assert port["networkId"] == UNKNOWN, port
+        assert port["fixedIps"][0]["subnetId"] == UNKNOWN, port
+    assert {p["fixedIps"][0]["ipAddress"] for p in ports} == {
+        "10.30.0.10", "10.30.0.11", "10.30.0.12"}
 
 
 # --- the policy pack ------------------------------------------------------------------------------
