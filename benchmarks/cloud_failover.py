@@ -43,7 +43,7 @@ from vrrp_pair import failover_check
 
 from benchmarks import failover_lab
 from labs.cloud import pair as cloud
-from tests.e2e import test_local_cloud_e2e as e2e
+from labs.cloud import stack as e2e
 
 BASELINE = {"port down": "port blocked", "Apache stopped": "Apache stopped",
             "hard reboot": "link down"}
@@ -61,12 +61,6 @@ class Samples(dict[str, list[float]]):
         self.setdefault(key, [])
         if value is not None:
             self[key].append(float(value))
-
-
-def connect() -> Any:
-    import openstack
-
-    return openstack.connect()
 
 
 def dev_stack(engine: dict[str, Any], name: str, drill: bool) -> e2e.Stack:
@@ -329,7 +323,7 @@ def main() -> int:
     up_file = cloud.STATE / "up-seconds"
     if up_file.is_file():
         samples.add("boot: cloud ready (scripts/local-cloud up) (s)", float(up_file.read_text()))
-    conn = connect()
+    conn = e2e.connect()
     with tempfile.TemporaryDirectory(prefix="cloud-bench-") as root:
         engine = e2e.engine_setup(Path(root))
         for up in range(args.ups):

@@ -24,28 +24,12 @@ from typing import NoReturn
 
 import pytest
 
-from tests import REPO_ROOT
-from tests.localcloud.gate import cloud_answers
+from labs.cloud.location import cloud_answers
+from labs.toolchain import BIN
 
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 
 
-def _pins(path: Path) -> dict[str, str]:
-    """versions.env (NAME=value lines, # comments), as the shell scripts source it."""
-    pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, value = line.partition("=")
-            pins[name] = value
-    return pins
-
-
-PINS = _pins(REPO_ROOT / "versions.env")
-PLUGINS = {"openstack": PINS["OPENSTACK_PROVIDER_VERSION"],
-           "command": PINS["COMMAND_PROVIDER_VERSION"]}
-TOOLS = Path(os.environ.get("VRRP_TOOLS_DIR", REPO_ROOT / ".tools" / "pulumi"))
-BIN = TOOLS / "bin"
 TOOLCHAIN_HINT = ("run `bash toolchain/build` (the CLI, the language host and the providers,"
                   " built from the registries)")
 LAB_TOOLS = ("keepalived", "apache2", "curl", "ip", "bridge", "unshare")

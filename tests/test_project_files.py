@@ -15,7 +15,7 @@ from vrrp_pair.settings import DEFAULTS, parse_settings, setting_name
 from vrrp_pair.stack_config import PAIR_NAME_KEY
 from vrrp_pair.vrrp_pair import setting_types
 
-from tests.gate import PLUGINS
+from labs.toolchain import PLUGINS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())

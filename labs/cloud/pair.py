@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
+from labs.cloud.location import STATE
+
 REPO = Path(__file__).resolve().parents[2]
-STATE = Path(os.environ.get("VRRP_LOCALCLOUD_STATE", "/var/lib/vrrp-pair/localcloud"))
 CLIENT_NS = os.environ.get("VRRP_CHECK_NETNS", "vrrp-lc-client")
 SSH_KEY = Path(os.environ.get("VRRP_LOCALCLOUD_SSH_KEY", str(STATE / "ssh" / "id_ed25519")))
 SSH_USER = "debian"  # the default user of Debian's cloud-init

@@ -1,3 +1,3 @@
-"""The e2e tests' fixtures (the Pulumi engine, openstacksdk connections) for tests/cloud."""
+"""The local cloud's fixtures (the Pulumi engine, openstacksdk connections)."""
 
-from tests.e2e.test_local_cloud_e2e import admin_conn, conn, engine  # noqa: F401
+from tests.cloud_fixtures import admin_conn, conn, engine  # noqa: F401

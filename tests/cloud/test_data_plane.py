@@ -43,7 +43,7 @@ from labs.cloud.pair import (
     wait_for,
     who_serves,
 )
-from tests.e2e.test_local_cloud_e2e import (
+from labs.cloud.stack import (
     Stack,
     assert_all_gone,
     assert_same_census,

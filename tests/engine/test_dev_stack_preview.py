@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.gate import TOOLS
+from labs.toolchain import TOOLS
 
 from .test_language_host import (
     BIN,
@@ -343,6 +343,19 @@ def consumer_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
+def consumer_preview(engine: dict[str, str], venv: Path, project: Path,
+                     stack: str) -> dict[str, Any]:
+    """`preview --json` of a consumer project in `project` (the example's Pulumi.yaml, run by the
+    venv that holds the wheel), on a new stack with the offline auth URL."""
+    spec = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
+    spec["runtime"]["options"]["virtualenv"] = str(venv)
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    cli = Cli(env=engine, cwd=project)
+    cli.run("stack", "init", stack)
+    config_set(cli, stack, {"openstack:authUrl": OFFLINE_AUTH_URL})
+    return preview_json(cli, stack)
+
+
 def test_the_installed_package_runs_its_checks_without_the_checkout(consumer_venv: Path,
                                                                      tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -363,13 +376,7 @@ def test_the_example_consumer_previews_two_pairs_from_the_wheel(
         engine: dict[str, str], consumer_venv: Path, tmp_path: Path) -> None:
     project = tmp_path / "consumer"
     shutil.copytree(EXAMPLE, project)
-    spec = yaml.safe_load((project / "Pulumi.yaml").read_text())
-    spec["runtime"]["options"]["virtualenv"] = str(consumer_venv)
-    (project / "Pulumi.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    cli = Cli(env=engine, cwd=project)
-    cli.run("stack", "init", "shared")
-    config_set(cli, "shared", {"openstack:authUrl": OFFLINE_AUTH_URL})
-    preview = preview_json(cli, "shared")
+    preview = consumer_preview(engine, consumer_venv, project, "shared")
     counts = created(preview)
     show("example consumer stack, two VrrpPair on one existing network", counts)
 
@@ -418,14 +425,8 @@ def test_a_consumer_puts_a_pair_on_the_network_it_declares(
     the real engine: unknown in preview, so the ports wait for them; nothing else is made."""
     project = tmp_path / "own-network"
     project.mkdir()
-    spec = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())
-    spec["runtime"]["options"]["virtualenv"] = str(consumer_venv)
-    (project / "Pulumi.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     (project / "__main__.py").write_text(OWN_NETWORK_PROGRAM)
-    cli = Cli(env=engine, cwd=project)
-    cli.run("stack", "init", "own")
-    config_set(cli, "own", {"openstack:authUrl": OFFLINE_AUTH_URL})
-    preview = preview_json(cli, "own")
+    preview = consumer_preview(engine, consumer_venv, project, "own")
     counts = created(preview)
     show("a pair on the consumer's own network (outputs as IDs)", counts)
     assert counts[NETWORK] == 1 and counts[SUBNET] == 1 and ROUTER not in counts

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
+from labs.toolchain import BIN
 from tests import gate
-from tests.gate import BIN
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "vrrp-Sekr3t-do-not-print"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.gate import PLUGINS, TOOLS
+from labs.toolchain import PLUGINS, TOOLS
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_HOME = TOOLS / "home"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.localcloud.gate import STATE
+from labs.cloud.location import STATE
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_PATHS = REPO / "scripts" / "localcloud" / "config_paths.py"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.localcloud.gate import CLOUD, CLOUDS_YAML
+from labs.cloud.location import CLOUD, CLOUDS_YAML
 
 IMAGE = os.environ.get("VRRP_LOCAL_CLOUD_IMAGE", "cirros")
 FLAVOR = os.environ.get("VRRP_LOCAL_CLOUD_FLAVOR", "m1.small")

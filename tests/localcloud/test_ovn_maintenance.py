@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.localcloud.gate import STATE
+from labs.cloud.location import STATE
 from tests.localcloud.test_config_paths import cloud_venv
 
 REPO = Path(__file__).resolve().parents[2]

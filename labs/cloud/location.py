@@ -1,6 +1,6 @@
 """Where the local OpenStack (scripts/local-cloud) keeps its state, and whether it answers.
 
-Whether the tests that need it run here is tests/gate.py's `cloud` need: VRRP_LOCAL_CLOUD=1
+Whether the tests that need it run is tests/gate.py's `cloud` need: VRRP_LOCAL_CLOUD=1
 runs them (and they fail if the cloud is broken); 0 leaves them out; unset runs them only
 when Keystone answers on 127.0.0.1."""
 
