@@ -82,3 +82,22 @@ go_tool() {
     fi
     echo "$dir/$name"
 }
+
+# A stack deployed to the local cloud (scripts/local-cloud) records that cloud's id
+# (VRRP_LOCAL_CLOUD_ID, made at its first `up`, gone with `down`). `down` takes the cloud's
+# resources with it, so a stack recorded for another id describes resources that no
+# longer exist, and its `up` would fail on them: forget its state (pulumi stack rm
+# --force), saying so. Args: the state dir, the stack, the running cloud's id.
+forget_stack_of_a_gone_cloud() {
+    local state=$1 stack=$2 cloud_id=$3 recorded
+    recorded="$state/$stack.cloud-id"
+    if [ -s "$recorded" ] && [ "$(cat "$recorded")" != "$cloud_id" ] \
+        && pulumi stack select "$stack" --non-interactive >/dev/null 2>&1; then
+        echo "Stack $stack was deployed to a local cloud that is gone ($(cat "$recorded");" \
+            "this one is $cloud_id): its resources went with that cloud, so its state is" \
+            "forgotten (pulumi stack rm --force) and the stack starts afresh." >&2
+        pulumi stack rm --force --yes --non-interactive "$stack" >&2
+        rm -f "$state/$stack.encryptionsalt"
+    fi
+    echo "$cloud_id" > "$recorded"
+}
