@@ -35,13 +35,12 @@ import shlex
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from . import probe
 from .drill_guard import GUARD_DEADLINE, Guardian, Interrupted, SignalGate, guard, say
 from .port_switch import (
     RESTORE_DEADLINE,
@@ -53,12 +52,6 @@ from .port_switch import (
 )
 
 Clock = Callable[[], float]
-
-
-@dataclass
-class Probe:
-    at: float
-    member: str | None  # None: no answer
 
 
 def client_downtime(samples: Sequence[tuple[float, bool]]) -> float:
@@ -107,27 +100,41 @@ def _enter_netns(name: str) -> None:
         os.close(fd)
 
 
-def _probe_here(url: str, timeout: float) -> str | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.read(256).decode(errors="replace").strip() or None
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
+def _namespace() -> str:
+    """The namespace VRRP_CHECK_NETNS names ("" for this process's own); checked to exist."""
+    namespace = os.environ.get(NETNS_ENV, "")
+    if namespace and not os.path.exists(f"/run/netns/{namespace}"):
+        raise RuntimeError(f"{NETNS_ENV}={namespace}: no such network namespace "
+                           f"(/run/netns/{namespace})")
+    return namespace
 
 
 def probe_once(url: str, timeout: float) -> str | None:
     """The member name the page reports, or None when nothing answers in time."""
     global _prober
-    namespace = os.environ.get(NETNS_ENV, "")
+    namespace = _namespace()
     if not namespace:
-        return _probe_here(url, timeout)
-    if _prober is None:  # one thread that lives in the namespace sends every probe
-        if not os.path.exists(f"/run/netns/{namespace}"):
-            raise RuntimeError(f"{NETNS_ENV}={namespace}: no such network namespace "
-                               f"(/run/netns/{namespace})")
+        return probe.once(url, timeout)
+    if _prober is None:  # one thread that lives in the namespace sends every single probe
         _prober = ThreadPoolExecutor(max_workers=1, initializer=_enter_netns,
                                      initargs=(namespace,))
-    return _prober.submit(_probe_here, url, timeout).result()
+    return _prober.submit(probe.once, url, timeout).result()
+
+
+class ProbeStream(Protocol):
+    """What the drill probes with while the port goes down (vrrp_pair.probe.Prober)."""
+
+    def start(self) -> Any: ...
+    def stop(self) -> None: ...
+    def snapshot(self) -> list[probe.Sample]: ...
+
+
+def probe_stream(url: str, interval: float, timeout: float) -> ProbeStream:
+    """A probe every `interval` seconds, each with its own `timeout`, from VRRP_CHECK_NETNS's
+    namespace when it names one."""
+    namespace = _namespace()
+    return probe.Prober(url, interval, timeout,
+                        enter=(lambda: _enter_netns(namespace)) if namespace else None)
 
 
 def wait_until_serving(url: str, deadline: float, interval: float = 1.0,
@@ -180,21 +187,23 @@ def drill(url: str, members: Sequence[str], switch: PortSwitch, timeout: float =
           guardian: Callable[[str], Guardian] | None = None,
           gate: SignalGate | None = None,
           restore_deadline: float = RESTORE_DEADLINE,
-          settle: float = 0.0, wait: float = 0.0) -> DrillResult:
+          settle: float = 0.0, wait: float = 0.0,
+          prober: Callable[[str, float, float], ProbeStream] = probe_stream) -> DrillResult:
     """Fail the master's port, measure until another member answers, restore the port.
 
     First the master: the member that has answered steadily for `settle` seconds,
-    waited for up to `wait` seconds (stable_master). The client keeps probing while
-    the port is being disabled (the API call runs in a thread), so downtime is what a
-    client sees: from the master's last answer to the first answer of another member.
-    Whatever ends the probing, the port is re-enabled and seen enabled before this
-    returns or raises (signals that arrive meanwhile wait in `gate`); `guardian(master)`
-    starts a watchdog first."""
+    waited for up to `wait` seconds (stable_master). Then a probe starts every
+    `probe_interval` seconds, each on its own connection with its own `probe_timeout`
+    (vrrp_pair.probe, as the labs probe), while the port is being disabled (the API call
+    runs in a thread), so downtime is what a client sees: from the master's last answer
+    to the first answer of another member. Whatever ends the probing, the port is
+    re-enabled and seen enabled before this returns or raises (signals that arrive
+    meanwhile wait in `gate`); `guardian(master)` starts a watchdog first."""
     old_master = stable_master(url, members, settle, wait, clock=clock)
     watchdog = guardian(old_master) if guardian else None
     gate = gate or SignalGate()
-    probes = [Probe(clock(), old_master)]
-    started = clock()
+    anchor = probe.Sample(clock(), 0.0, old_master)  # stable_master's last answer
+    started = anchor.start
     errors: list[BaseException] = []
 
     def disable() -> None:
@@ -204,18 +213,21 @@ def drill(url: str, members: Sequence[str], switch: PortSwitch, timeout: float =
             errors.append(error)
 
     say(f"failover drill: disabling {old_master}'s port {switch.port_id(old_master)}")
+    stream = prober(url, probe_interval, probe_timeout)
     worker = threading.Thread(target=disable, daemon=True)
-    new_master: str | None = None
+    seen: list[probe.Sample] = []
+    new: probe.Sample | None = None
     try:
+        stream.start()
         worker.start()
         while clock() - started < timeout and not errors:
-            member = probe_once(url, timeout=probe_timeout)
-            probes.append(Probe(clock(), member))
-            if member and member != old_master:
-                new_master = member
+            seen = stream.snapshot()
+            new = next((s for s in seen if s.member and s.member != old_master), None)
+            if new:
                 break
-            time.sleep(probe_interval)
+            time.sleep(max(probe_interval, 0.005))
     finally:
+        stream.stop()
         with gate.hold():
             if worker.ident is not None:
                 worker.join()
@@ -234,14 +246,17 @@ def drill(url: str, members: Sequence[str], switch: PortSwitch, timeout: float =
                 f"({how[restored.verified]}: {restored.detail})")
     if errors:
         raise RuntimeError(f"could not disable {old_master}'s port: {errors[0]}")
+    # up to the first answer of the new master (later ones say nothing of the outage)
+    counted = [anchor, *(s for s in seen if new is None or s.start <= new.start)]
     return DrillResult(
         old_master=old_master,
-        new_master=new_master,
-        seconds_until_new_master=round(probes[-1].at - started, 4) if new_master else None,
-        downtime_seconds=(round(client_downtime([(p.at, p.member is not None) for p in probes]),
-                                4) if new_master else None),
-        probes=len(probes),
-        failed_probes=sum(1 for p in probes if p.member is None),
+        new_master=new.member if new else None,
+        seconds_until_new_master=(round(new.start + new.latency - started, 4)
+                                  if new else None),
+        downtime_seconds=(round(client_downtime([(s.start, s.ok) for s in counted]), 4)
+                          if new else None),
+        probes=len(counted),
+        failed_probes=sum(1 for s in counted if not s.ok),
         port_restored=asdict(restored),
     )
 

@@ -13,6 +13,7 @@ from vrrp_pair.checks import REPRINT_LAST_RESULT
 from vrrp_pair.port_switch import PortState
 
 from labs.pulumi_harness import MOCK_FLOATING_IP, RECIPE_ARGS, RecordingMocks, run_program
+from tests.scripted_prober import ScriptedProber, scripted
 
 
 class ScriptedNetwork:
@@ -52,8 +53,10 @@ class ScriptedNetwork:
 def test_drill_fails_the_master_measures_and_restores_its_port(monkeypatch: Any) -> None:
     network = ScriptedNetwork(silent=5)
     monkeypatch.setattr(failover_check, "probe_once", network.probe)
+    made: list[ScriptedProber] = []
     result = failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], network,
-                                  timeout=5, probe_interval=0.001)
+                                  timeout=5, probe_interval=0.001, prober=scripted(made=made))
+    assert [(p.started, p.stopped) for p in made] == [(True, True)]
     assert result.old_master == "vrrp-node-1" and result.new_master == "vrrp-node-2"
     assert network.disabled == ["vrrp-node-1"] and network.enabled == ["vrrp-node-1"]
     assert result.failed_probes >= 5
@@ -66,7 +69,7 @@ def test_drill_reports_no_new_master_and_still_restores_the_port(monkeypatch: An
     network = ScriptedNetwork(silent=10**9)
     monkeypatch.setattr(failover_check, "probe_once", network.probe)
     result = failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], network,
-                                  timeout=0.2, probe_interval=0.001)
+                                  timeout=0.2, probe_interval=0.001, prober=scripted())
     assert result.new_master is None and result.downtime_seconds is None
     assert network.enabled == ["vrrp-node-1"]
 
@@ -158,7 +161,7 @@ def test_the_drill_waits_out_silence_and_a_moving_master(monkeypatch: Any) -> No
                         if not network.disabled else network.probe(url, timeout))
     result = failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], network,
                                   timeout=5, probe_interval=0.001, clock=clock,
-                                  settle=2, wait=60)
+                                  settle=2, wait=60, prober=scripted(clock))
     assert network.disabled == ["vrrp-node-1"] and result.old_master == "vrrp-node-1"
     assert result.new_master == "vrrp-node-2"
     assert clock.now >= 3.0 + 2.0   # 6 probes 0.5 s apart before node-1, then 2 s of it

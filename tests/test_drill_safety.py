@@ -27,6 +27,7 @@ from vrrp_pair.drill_guard import Interrupted, SignalGate, guardian_log
 from vrrp_pair.port_switch import PortState, RestoreFailed, restore
 
 from tests.member_pages import MemberPages
+from tests.scripted_prober import scripted
 
 
 class Switch:
@@ -96,7 +97,8 @@ def test_an_error_while_probing_still_restores(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(failover_check, "probe_once", probe)
     with pytest.raises(OSError):
-        failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], switch, timeout=5)
+        failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], switch, timeout=5,
+                             prober=scripted())
     assert switch.calls == ["disable", "enable"] and not switch.down
 
 
@@ -108,7 +110,7 @@ def test_a_signal_mid_drill_restores_then_interrupts(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(failover_check, "probe_once", _answers(switch))
     with SignalGate() as gate, pytest.raises(Interrupted) as stopped:
         failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], switch,
-                             timeout=30, probe_interval=0.01, gate=gate)
+                             timeout=30, probe_interval=0.01, gate=gate, prober=scripted())
     assert stopped.value.signum == signum
     assert switch.calls == ["disable", "enable"] and not switch.down
 
@@ -123,7 +125,7 @@ def test_a_second_signal_during_the_restore_waits_for_it(monkeypatch: pytest.Mon
     monkeypatch.setattr(failover_check, "probe_once", _answers(switch))
     with SignalGate() as gate, pytest.raises(Interrupted):
         failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], switch,
-                             timeout=30, gate=gate)
+                             timeout=30, gate=gate, prober=scripted())
     assert switch.calls == ["disable", "enable"] and not switch.down
 
 

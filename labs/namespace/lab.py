@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from vrrp_pair.failover_check import client_downtime
+from vrrp_pair.probe import Sample
 
 from .render import (
     INTERFACE_FILE,
@@ -53,7 +54,6 @@ from .render import (
 
 T = TypeVar("T")
 
-PROBE_SCRIPT = Path(__file__).resolve().parent / "probe.py"
 CLIENT_ADDRESS = "10.10.0.50"
 # The subnet's gateway, which Neutron's router interface answers: the client
 # namespace holds it too, so the members' isolation check can ping it.
@@ -715,23 +715,12 @@ class Lab:
               interval: float = 0.01, timeout: float = 0.25,
               persistent: bool = False) -> Probe:
         """Fresh connections every `interval`, or (persistent) one long-lived
-        keep-alive client (see probe.py)."""
+        keep-alive client (see vrrp_pair.probe)."""
         vip = vip or self.members[0].vip
         port = http_port or self.members[0].files.http_port
         probe = Probe(self, f"http://{vip}:{port}/", interval, timeout, persistent)
         self._probes.append(probe)
         return probe
-
-
-@dataclass(frozen=True)
-class Sample:
-    start: float
-    latency: float
-    result: str
-
-    @property
-    def ok(self) -> bool:
-        return not self.result.startswith("!")
 
 
 @dataclass(frozen=True)
@@ -762,7 +751,8 @@ def _connection(sample: Sample) -> tuple[str, int]:
 
 
 class Probe:
-    """Runs probe.py in the client namespace and collects its samples."""
+    """Runs the product's prober (vrrp_pair.probe, as the drill probes) in the client
+    namespace and collects its samples."""
 
     def __init__(self, lab: Lab, url: str, interval: float, timeout: float,
                  persistent: bool = False) -> None:
@@ -770,7 +760,7 @@ class Probe:
         self.samples: list[Sample] = []
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", lab.client, sys.executable, str(PROBE_SCRIPT),
+            ["ip", "netns", "exec", lab.client, sys.executable, "-m", "vrrp_pair.probe",
              "--url", url, "--interval", str(interval), "--timeout", str(timeout),
              "--duration", "900", *(["--persistent"] if persistent else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
