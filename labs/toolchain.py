@@ -28,3 +28,23 @@ TOOLS = Path(os.environ.get("VRRP_TOOLS_DIR", REPO / ".tools" / "pulumi"))
 BIN = TOOLS / "bin"
 # The provider plugins toolchain/providers/build installs (a PULUMI_HOME of their own).
 PLUGIN_HOME = Path(os.environ.get("VRRP_PLUGIN_HOME", TOOLS / "home"))
+
+
+def engine_env(root: Path, passphrase: str, drop: tuple[str, ...] = ("PULUMI_",)
+               ) -> dict[str, str]:
+    """The environment of a private Pulumi engine in `root`: this toolchain's CLI first on
+    PATH, a PULUMI_HOME (root/home) and a file backend (root/state) of its own, passphrase
+    secrets, no update check and no plugin downloads; the caller's variables that start
+    with one of `drop` are left out (a developer's PULUMI_* or OS_* must not leak in)."""
+    (root / "home").mkdir(parents=True, exist_ok=True)
+    (root / "state").mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        PULUMI_HOME=str(root / "home"),
+        PULUMI_BACKEND_URL=f"file://{root / 'state'}",
+        PULUMI_CONFIG_PASSPHRASE=passphrase,
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+    )
+    return env

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from labs.cloud.location import CLOUD, CLOUDS_YAML
-from labs.toolchain import BIN, PLUGIN_HOME, PLUGINS, REPO
+from labs.toolchain import BIN, PLUGIN_HOME, PLUGINS, REPO, engine_env
 
 PASSPHRASE = "vrrp-e2e-passphrase"
 PROGRAM_SOURCE = Path(os.environ.get("VRRP_E2E_PROGRAM", REPO))
@@ -186,20 +186,8 @@ def engine_setup(root: Path) -> dict[str, Any]:
             "`VRRP_PULUMI_VERSION=v3.274.1 bash toolchain/install-pulumi-toolchain`")
     require((BIN / "pulumi-language-python").exists(),
             "no language host: run `toolchain/install-language-host`")
-    (root / "home").mkdir()
-    (root / "state").mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PULUMI_", "OS_"))}
-    env.update(
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        PULUMI_HOME=str(root / "home"),
-        PULUMI_BACKEND_URL=f"file://{root / 'state'}",
-        PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-        OS_CLIENT_CONFIG_FILE=str(CLOUDS_YAML),
-        OS_CLOUD=CLOUD,
-    )
+    env = engine_env(root, PASSPHRASE, drop=("PULUMI_", "OS_"))
+    env.update(OS_CLIENT_CONFIG_FILE=str(CLOUDS_YAML), OS_CLOUD=CLOUD)
     for name, version in PLUGINS.items():
         binary = PLUGIN_HOME / "plugins" / f"resource-{name}-v{version}" / f"pulumi-resource-{name}"
         require(binary.is_file(), f"no {binary}: run `toolchain/providers/build`")

@@ -43,14 +43,7 @@ from labs.cloud.pair import (
     wait_for,
     who_serves,
 )
-from labs.cloud.stack import (
-    Stack,
-    assert_all_gone,
-    assert_same_census,
-    census,
-    new_stack,
-    say,
-)
+from labs.cloud.stack import Stack, assert_all_gone, assert_same_census, census, new_stack, say
 
 pytestmark = pytest.mark.dataplane  # VRRP_DATA_PLANE=1 (tests/gate.py)
 

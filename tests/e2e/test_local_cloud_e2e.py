@@ -35,14 +35,7 @@ from typing import Any
 
 import pytest
 
-from labs.cloud.stack import (
-    Stack,
-    assert_all_gone,
-    assert_same_census,
-    census,
-    new_stack,
-    say,
-)
+from labs.cloud.stack import Stack, assert_all_gone, assert_same_census, census, new_stack, say
 
 # Pulumi.dev.yaml, as the checks below expect it.
 VIP = "10.10.0.200"

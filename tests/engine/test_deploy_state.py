@@ -11,13 +11,12 @@ real Pulumi CLI on a file backend.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from labs.toolchain import BIN, REPO
+from labs.toolchain import BIN, REPO, engine_env
 from tests import gate
 
 STACK = "dev"
@@ -29,13 +28,7 @@ def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     work = tmp_path / "project"
     work.mkdir()
     (work / "Pulumi.yaml").write_text("name: deploy-state\nruntime: yaml\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-               PULUMI_HOME=str(tmp_path / "home"),
-               PULUMI_BACKEND_URL=f"file://{tmp_path / 'backend'}",
-               PULUMI_CONFIG_PASSPHRASE="deploy-state-test",
-               PULUMI_SKIP_UPDATE_CHECK="true")  # fmt: skip
-    (tmp_path / "backend").mkdir()
+    env = engine_env(tmp_path / "engine", "deploy-state-test")
     return work, env
 
 

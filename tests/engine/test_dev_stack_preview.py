@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 import yaml
 
-from labs.toolchain import TOOLS
+from labs.toolchain import TOOLS, engine_env
 
 from .test_language_host import (
     BIN,
@@ -112,10 +112,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     require((BIN / "pulumi-language-python").exists(), "no pulumi-language-python (ours)")
     require((BIN / "pulumi-language-python-exec").is_file(), "no pulumi-language-python-exec")
     root = tmp_path_factory.mktemp("engine")
-    home, state = root / "home", root / "state"
-    state.mkdir()
-    plugins = home / "plugins"
-    plugins.mkdir(parents=True)
+    env = engine_env(root, PASSPHRASE, drop=("PULUMI_", "OS_"))
+    plugins = root / "home" / "plugins"
+    plugins.mkdir()
     for name, version in plugin_versions().items():
         plugin_dir = TOOLS / "home" / "plugins" / f"resource-{name}-v{version}"
         binary = plugin_dir / f"pulumi-resource-{name}"
@@ -126,15 +125,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         # A real directory with a symlinked binary: the CLI ignores symlinked plugin directories.
         (plugins / binary.parent.name).mkdir()
         (plugins / binary.parent.name / binary.name).symlink_to(binary)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "OS_"))}
-    env.update(
-        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        PULUMI_HOME=str(home),
-        PULUMI_BACKEND_URL=f"file://{state}",
-        PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-    )
     return env
 
 

@@ -13,7 +13,6 @@ written to the repository or to the toolchain's home.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from labs.toolchain import BIN
+from labs.toolchain import BIN, engine_env
 from tests import gate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,17 +122,7 @@ PROGRAM = """
 
 @pytest.fixture
 def cli(toolchain: Path, tmp_path: Path) -> Iterator[Cli]:
-    (tmp_path / "state").mkdir()
-    (tmp_path / "home").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-    env.update(
-        PATH=f"{toolchain}{os.pathsep}{os.environ.get('PATH', '')}",
-        PULUMI_HOME=str(tmp_path / "home"),
-        PULUMI_BACKEND_URL=f"file://{tmp_path / 'state'}",
-        PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-    )
+    env = engine_env(tmp_path, PASSPHRASE)
     project = write_project(tmp_path / "project", PROGRAM)
     yield Cli(env=env, cwd=project)
 
