@@ -74,7 +74,8 @@ class NeutronSwitch:
         import openstack  # openstacksdk; reads OS_CLOUD / clouds.yaml / OS_* like the CLI
 
         self._ports = ports
-        self._network = openstack.connect().network
+        self._conn = openstack.connect()
+        self._network = self._conn.network
 
     def port_id(self, member: str) -> str:
         return self._ports[member]
@@ -92,6 +93,29 @@ class NeutronSwitch:
 
     def manual_restore(self, member: str) -> str:
         return f"openstack port set --enable {shlex.quote(self._ports[member])}"
+
+    def booted(self, member: str) -> bool | None:
+        """Whether the member's server has finished booting: cloud-init's last line
+        ("Cloud-init v. ... finished at ...", after the user-data started keepalived) in
+        its console log; None where that cannot be told (no server on the port yet, no
+        console log, an API that refuses it)."""
+        try:
+            server_id = self._network.get_port(self._ports[member]).device_id
+            if not server_id:
+                return None
+            output = self._conn.compute.get_server_console_output(server_id).get("output")
+        except Exception:  # console logs are optional in OpenStack
+            return None
+        if not output:
+            return None
+        return cloud_init_finished(output)
+
+
+def cloud_init_finished(console: str) -> bool:
+    """cloud-init's final line in a console log: "[  205.7] cloud-init[400]: Cloud-init v.
+    22.4.2 finished at ..." (the kernel's time stamp and the unit's name come first)."""
+    return any("Cloud-init v." in line and " finished at " in line
+               for line in console.splitlines())
 
 
 @dataclass(frozen=True)

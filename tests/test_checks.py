@@ -306,3 +306,51 @@ def test_a_missing_probe_namespace_is_a_clear_error(monkeypatch: Any) -> None:
     monkeypatch.setenv(failover_check.NETNS_ENV, "vrrp-no-such-namespace")
     with pytest.raises(RuntimeError, match="VRRP_CHECK_NETNS=vrrp-no-such-namespace: no such"):
         failover_check.probe_once("http://127.0.0.1:9/", timeout=0.1)
+
+
+def test_the_drill_waits_until_every_member_has_booted(monkeypatch: Any) -> None:
+    """Serving right after `pulumi up` while node-2 still boots: the drill waits for
+    node-2's console to show cloud-init's last line before it disables anything."""
+    clock = FakeClock(monkeypatch)
+    network = ScriptedNetwork(silent=3)
+    monkeypatch.setattr(failover_check, "probe_once", network.probe)
+    looked: list[tuple[str, float]] = []
+
+    def booted(member: str) -> bool | None:
+        looked.append((member, clock.now))
+        return member == "vrrp-node-1" or clock.now >= 10.0
+
+    result = failover_check.drill("http://vip/", ["vrrp-node-1", "vrrp-node-2"], network,
+                                  timeout=5, probe_interval=0.001, clock=clock, settle=1,
+                                  wait=60, prober=scripted(clock), booted=booted)
+    assert result.new_master == "vrrp-node-2" and network.disabled == ["vrrp-node-1"]
+    assert ("vrrp-node-2", 10.0) in looked            # it kept looking, 2 s apart
+    assert [m for m, _ in looked].count("vrrp-node-1") == 1  # a booted member is not asked again
+    assert clock.now >= 10.0 + 1.0                     # then the settle time on top
+
+
+def test_a_member_never_seen_booted_does_not_stop_the_drill(monkeypatch: Any,
+                                                            capsys: Any) -> None:
+    """No cloud-init line within the wait (an image that prints none): the drill goes on
+    and says so; a member whose console cannot be read (None) is not waited for."""
+    clock = FakeClock(monkeypatch)
+    network = ScriptedNetwork(silent=2)
+    monkeypatch.setattr(failover_check, "probe_once", network.probe)
+    result = failover_check.drill(
+        "http://vip/", ["vrrp-node-1", "vrrp-node-2"], network, timeout=5,
+        probe_interval=0.001, clock=clock, settle=0, wait=30, prober=scripted(clock),
+        booted=lambda member: None if member == "vrrp-node-1" else False)
+    assert result.new_master == "vrrp-node-2"
+    assert 30.0 <= clock.now < 35.0
+    assert "vrrp-node-2 not seen to finish booting within 30 s" in capsys.readouterr().err
+
+
+def test_cloud_init_finished_reads_the_console_line() -> None:
+    from vrrp_pair.port_switch import cloud_init_finished
+
+    done = ("[  204.1] cloud-init[401]: Cloud-init v. 22.4.2 running 'modules:final'\n"
+            "[  205.7] cloud-init[401]: Cloud-init v. 22.4.2 finished at Sat, 28 Nov 2026 "
+            "15:50:01 +0000. Datasource DataSourceOpenStackLocal.  Up 205.61 seconds\n")
+    assert cloud_init_finished(done)
+    assert not cloud_init_finished(done.splitlines()[0])
+    assert not cloud_init_finished("")

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
+from vrrp_pair.port_switch import NeutronSwitch
 from vrrp_pair.render import WEB_CHECK_STATE
 
 from labs.cloud.pair import (
@@ -120,7 +121,11 @@ def test_2_pulumi_up_reports_downtime_and_new_master(dev: tuple[Stack, dict[str,
     say(f"outputs: {outputs}")
     assert outputs["smokeCheck"]["served_by"] in pair.names
     downtime = outputs["failoverDowntimeSeconds"]
-    assert isinstance(downtime, float) and 0 < downtime < FAILOVER_DEADLINE, downtime
+    # a failover (about 3 s here: the benchmark's port-down runs), not the rest of a member's
+    # boot: the drill waited for both members' cloud-init (before, up to 11.6 s was seen)
+    assert isinstance(downtime, float) and 0 < downtime < 8.0, downtime
+    switch = NeutronSwitch(pair.ports)
+    assert {name: switch.booted(name) for name in pair.names} == dict.fromkeys(pair.names, True)
     assert outputs["failoverNewMaster"] in pair.names
     hosts = {admin_conn.compute.get_server(s).compute_host for s in pair.servers.values()}
     assert len(hosts) == 2, f"anti-affinity: both members on {hosts}"
