@@ -289,6 +289,13 @@ def test_probes_go_from_the_named_namespace_and_api_calls_stay_here(monkeypatch:
                 break
             time.sleep(0.1)
         assert answer == "inside"
+        # the drill's prober too: its thread enters the namespace before it probes
+        stream = failover_check.probe_stream("http://127.0.0.1:18765/", 0.05, 0.5)
+        stream.start()
+        time.sleep(0.5)
+        stream.stop()
+        samples = stream.snapshot()
+        assert samples and {s.result for s in samples} == {"inside"}, samples[:3]
         monkeypatch.delenv(failover_check.NETNS_ENV)
         assert failover_check.probe_once("http://127.0.0.1:18765/", timeout=0.5) is None
     finally:
