@@ -22,14 +22,16 @@ import os
 import re
 import signal
 import time
+from typing import Any
 
 from labs.namespace.lab import sh
 from labs.namespace.render import KEEPALIVED_CONF, pair_spec, render_pairs
 
 N1, N2 = "vrrp-node-1", "vrrp-node-2"
-STEADY = {"realtime_vrrp": False}  # see above
-CHANGED = {**STEADY, "advert_interval": 0.5, "priorities": [150, 140], "health_check_interval": 2,
-           "health_check_fall": 3, "web_check_interval": 0.2}
+STEADY: dict[str, Any] = {"realtime_vrrp": False}  # see above
+CHANGED: dict[str, Any] = {**STEADY, "advert_interval": 0.5, "priorities": [150, 140],
+                           "health_check_interval": 2, "health_check_fall": 3,
+                           "web_check_interval": 0.2}
 
 
 def _instance_identity(conf: str) -> list[str]:
@@ -71,7 +73,8 @@ def test_a_reload_with_new_timers_priorities_and_checks_keeps_the_master(make_la
     for member in lab.members:
         log = member.keepalived_log()
         after = log[log.rindex("==== start"):]
-        assert re.search(r"[Rr]eload", after), member.tail(member.root / "keepalived.log")
-        since_reload = after[re.search(r"[Rr]eload", after).start():]
+        reload = re.search(r"[Rr]eload", after)
+        assert reload, member.tail(member.root / "keepalived.log")
+        since_reload = after[reload.start():]
         assert "Entering MASTER STATE" not in since_reload or member.name == N1
         assert "Entering FAULT STATE" not in since_reload
