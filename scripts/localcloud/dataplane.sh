@@ -313,6 +313,26 @@ self_and_ancestors() {
 #   record, those of this cloud's prefix. The agents' ovnmeta-<network> namespaces live
 #   in their own /run/netns (dataplane/hvN/netns, in their mount namespace) and go with
 #   their last process.
+# Kernel samepage merging for the hypervisors: the members boot one image and run the same
+# programs, so much of their memory is the same page twice; ksmd merges such pages (QEMU
+# marks guest RAM mergeable), as virtualization hosts commonly have it on. The host's own
+# setting is kept in the state dir and put back by dataplane_cleanup (down), which also
+# writes what it put back to the log dir (tests/cloud/test_down.py reads it).
+KSM_RUN=/sys/kernel/mm/ksm/run
+ksm_on() {
+  if [ ! -w "$KSM_RUN" ]; then say "no writable $KSM_RUN: samepage merging left as it is"; return 0; fi
+  [ -f "$STATE/ksm-run-before" ] || cat "$KSM_RUN" >"$STATE/ksm-run-before"
+  echo 1 >"$KSM_RUN" 2>/dev/null || say "could not turn on kernel samepage merging"
+}
+ksm_restore() {
+  local before
+  [ -f "$STATE/ksm-run-before" ] || return 0
+  before="$(cat "$STATE/ksm-run-before")"
+  echo "$before" >"$KSM_RUN" 2>/dev/null || true
+  mkdir -p "$LOG" && echo "$before" >"$LOG/ksm-run-restored"
+  rm -f "$STATE/ksm-run-before"
+}
+
 dataplane_cleanup() {
   local f pid proc keep ns
   [ -d "$STATE" ] || return 0
@@ -337,4 +357,5 @@ dataplane_cleanup() {
       case "$ns" in "$NS_PREFIX"-*) ip netns del "$ns" ;; esac
     done
   fi
+  ksm_restore
 }

@@ -5,7 +5,8 @@ pytest tests/cloud/test_down.py. Nothing of what `up` made may remain: no proces
 the cloud (every one carries the state dir or the cloud's name on its command line:
 daemons, QEMU, haproxy, privsep helpers, gunicorn's renamed processes), no namespace
 (the hypervisors', the public segment's, the client's, the metadata agents'
-ovnmeta-*), no network device it made in this namespace, and no state but the logs.
+ovnmeta-*), no network device it made in this namespace, no state but the logs, and
+the host's kernel samepage merging setting as it was before `up`.
 """
 
 from __future__ import annotations
@@ -59,3 +60,11 @@ def test_no_network_device_of_the_cloud_in_this_namespace() -> None:
 def test_only_the_logs_are_left_of_the_state() -> None:
     left = sorted(p.name for p in STATE.iterdir()) if STATE.is_dir() else []
     assert left in ([], ["log"])
+
+
+def test_samepage_merging_is_as_the_host_had_it() -> None:
+    """`up` turned KSM on for the hypervisors and kept the host's value; `down` put it back
+    (and wrote what it put back into the logs)."""
+    restored = STATE / "log" / "ksm-run-restored"
+    assert restored.is_file(), f"no {restored}: down did not restore samepage merging"
+    assert Path("/sys/kernel/mm/ksm/run").read_text().strip() == restored.read_text().strip()
