@@ -318,19 +318,24 @@ self_and_ancestors() {
 # marks guest RAM mergeable), as virtualization hosts commonly have it on. The host's own
 # setting is kept in the state dir and put back by dataplane_cleanup (down), which also
 # writes what it put back to the log dir (tests/cloud/test_down.py reads it).
-KSM_RUN=/sys/kernel/mm/ksm/run
+KSM=/sys/kernel/mm/ksm
+# 500 pages every 20 ms (the kernel's default is 100): two freshly booted members are scanned
+# in about 12 s instead of a minute, for about 6% of one CPU while the cloud runs (measured:
+# 1.2% at the default rate)
+KSM_PAGES_TO_SCAN=500
 ksm_on() {
-  if [ ! -w "$KSM_RUN" ]; then say "no writable $KSM_RUN: samepage merging left as it is"; return 0; fi
-  [ -f "$STATE/ksm-run-before" ] || cat "$KSM_RUN" >"$STATE/ksm-run-before"
-  echo 1 >"$KSM_RUN" 2>/dev/null || say "could not turn on kernel samepage merging"
+  if [ ! -w "$KSM/run" ]; then say "no writable $KSM/run: samepage merging left as it is"; return 0; fi
+  [ -f "$STATE/ksm-before" ] || echo "$(cat "$KSM/run") $(cat "$KSM/pages_to_scan")" >"$STATE/ksm-before"
+  { echo "$KSM_PAGES_TO_SCAN" >"$KSM/pages_to_scan" && echo 1 >"$KSM/run"; } 2>/dev/null \
+    || say "could not turn on kernel samepage merging"
 }
 ksm_restore() {
-  local before
-  [ -f "$STATE/ksm-run-before" ] || return 0
-  before="$(cat "$STATE/ksm-run-before")"
-  echo "$before" >"$KSM_RUN" 2>/dev/null || true
-  mkdir -p "$LOG" && echo "$before" >"$LOG/ksm-run-restored"
-  rm -f "$STATE/ksm-run-before"
+  local run pages
+  [ -f "$STATE/ksm-before" ] || return 0
+  read -r run pages <"$STATE/ksm-before"
+  { echo "$run" >"$KSM/run"; echo "$pages" >"$KSM/pages_to_scan"; } 2>/dev/null || true
+  mkdir -p "$LOG" && echo "$run $pages" >"$LOG/ksm-restored"
+  rm -f "$STATE/ksm-before"
 }
 
 dataplane_cleanup() {

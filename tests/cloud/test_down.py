@@ -63,8 +63,10 @@ def test_only_the_logs_are_left_of_the_state() -> None:
 
 
 def test_samepage_merging_is_as_the_host_had_it() -> None:
-    """`up` turned KSM on for the hypervisors and kept the host's value; `down` put it back
-    (and wrote what it put back into the logs)."""
-    restored = STATE / "log" / "ksm-run-restored"
+    """`up` turned KSM on (and faster) for the hypervisors and kept the host's values; `down`
+    put them back (and wrote what it put back into the logs)."""
+    restored = STATE / "log" / "ksm-restored"
     assert restored.is_file(), f"no {restored}: down did not restore samepage merging"
-    assert Path("/sys/kernel/mm/ksm/run").read_text().strip() == restored.read_text().strip()
+    ksm = Path("/sys/kernel/mm/ksm")
+    now = f"{(ksm / 'run').read_text().strip()} {(ksm / 'pages_to_scan').read_text().strip()}"
+    assert now == restored.read_text().strip()
