@@ -28,13 +28,16 @@ MUTATED = "components"
 LEFT_ALONE = (INSTALLED + ".templates",)
 
 
-class _MutantsLoader(importlib.abc.Loader):
+class _MutantsLoader(importlib.machinery.SourceFileLoader):
     """Runs mutants/components/<x>.py as one module known by both names: its `__name__` is
     `components.<x>` (what mutmut's trampolines compare with the mutant's name), its
     `__package__` `vrrp_pair` (its relative imports, and the `python -m vrrp_pair....`
-    command lines it builds from `__package__`, stay the installed package's)."""
+    command lines it builds from `__package__`, stay the installed package's). Compiled
+    once into __pycache__ as any source file (a mutated file is large: seconds to compile)."""
 
-    def __init__(self, suffix: str, origin: str, search: list[str] | None) -> None:
+    def __init__(self, fullname: str, suffix: str, origin: str,
+                 search: list[str] | None) -> None:
+        super().__init__(fullname, origin)
         self.suffix = suffix
         self.origin = origin
         self.search = search
@@ -62,8 +65,8 @@ class _MutantsLoader(importlib.abc.Loader):
         module.__spec__ = importlib.machinery.ModuleSpec(
             INSTALLED + self.suffix, self, origin=self.origin,
             is_package=self.search is not None)
-        with open(self.origin, encoding="utf-8") as source:
-            code = compile(source.read(), self.origin, "exec", dont_inherit=True)
+        code = self.get_code(self.name)
+        assert code is not None, self.origin
         exec(code, module.__dict__)
 
 
@@ -94,7 +97,7 @@ class MutantsFinder(importlib.abc.MetaPathFinder):
         else:
             return None
         return importlib.machinery.ModuleSpec(
-            fullname, _MutantsLoader(suffix, origin, search), origin=origin,
+            fullname, _MutantsLoader(fullname, suffix, origin, search), origin=origin,
             is_package=search is not None)
 
 
