@@ -235,7 +235,16 @@ def test_cli_restore_enables_only_disabled_ports(pair: Pair) -> None:
     ([(0.0, False), (2.0, False)], 2.0),  # nothing answered: all of it
     ([(0.0, True), (0.1, True)], 0.1),
     ([], 0.0),
-], ids=["gap", "down-at-end", "none-answered", "steady", "empty"])
+    # from the first to the last probe, not from zero nor to the one before last
+    ([(1.0, False), (2.0, False), (5.0, False)], 4.0),
+    # silence before the first answer is no stretch between answers
+    ([(1.0, False), (4.0, True)], 0.0),
+    # still down: from the last answer (not an earlier one) to the last probe
+    ([(1.0, True), (1.5, True), (2.0, True), (4.5, False), (5.0, False)], 3.0),
+    # a gap longer than the silence at the end wins
+    ([(1.0, True), (4.0, True), (4.5, False)], 3.0),
+], ids=["gap", "down-at-end", "none-answered", "steady", "empty", "none-answered-from-first",
+        "answered-only-last", "down-at-end-after-answers", "gap-beats-end"])
 def test_client_downtime_is_the_longest_unanswered_stretch(
         samples: list[tuple[float, bool]], expected: float) -> None:
     assert failover_check.client_downtime(samples) == pytest.approx(expected)
