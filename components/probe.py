@@ -54,9 +54,13 @@ class Sample:
         return self.result if self.ok else None
 
 
-def _target(url: str) -> tuple[str, int]:
+def _target(url: str) -> tuple[str, int, str]:
+    """Host, port and the path to ask for (with its query)."""
     parts = urlsplit(url)
-    return parts.hostname or "", parts.port or 80
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"not an http:// URL with a host: {url!r}")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.hostname, parts.port or 80, path
 
 
 def _page_word(head: bytes, body: bytes) -> str:
@@ -67,11 +71,11 @@ def _page_word(head: bytes, body: bytes) -> str:
     return text.split()[0] if text else "!empty"
 
 
-async def _get(host: str, port: int, timeout: float) -> str:
+async def _get(host: str, port: int, path: str, timeout: float) -> str:
     """One GET on a fresh connection, read to the server's close (HTTP/1.0)."""
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     try:
-        writer.write(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
         data = b""
         while len(data) < MAX_BODY:  # the answer may come in more than one segment
             chunk = await reader.read(MAX_BODY - len(data))
@@ -100,10 +104,10 @@ def _failure(error: BaseException) -> str:
 
 async def request(url: str, timeout: float) -> Sample:
     """One probe of `url`, failures included: it never raises for the network's reasons."""
-    host, port = _target(url)
     start = time.monotonic()
     try:
-        result = await asyncio.wait_for(_get(host, port, timeout), timeout)
+        host, port, path = _target(url)
+        result = await asyncio.wait_for(_get(host, port, path, timeout), timeout)
     except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as error:
         result = _failure(error)
     return Sample(start, time.monotonic() - start, result)
@@ -120,9 +124,9 @@ def once(url: str, timeout: float) -> str | None:
 
 
 async def _keepalive_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                         host: str) -> tuple[str, bool]:
+                         host: str, path: str) -> tuple[str, bool]:
     """One request on an open connection: (page's first word, server keeps it open)."""
-    writer.write(f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode(errors="replace").split("\r\n")
@@ -136,7 +140,7 @@ async def _keepalive_get(reader: asyncio.StreamReader, writer: asyncio.StreamWri
 async def persistent(url: str, interval: float, timeout: float, stop: threading.Event,
                      emit: Callable[[Sample], None], deadline: float) -> None:
     """One client on one long-lived connection (a new one only after a failure)."""
-    host, port = _target(url)
+    host, port, path = _target(url)
     number = 0
     connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     next_start = time.monotonic()
@@ -147,7 +151,8 @@ async def persistent(url: str, interval: float, timeout: float, stop: threading.
                 number += 1
                 connection = await asyncio.wait_for(asyncio.open_connection(host, port),
                                                     timeout)
-            result, keep = await asyncio.wait_for(_keepalive_get(*connection, host), timeout)
+            result, keep = await asyncio.wait_for(_keepalive_get(*connection, host, path),
+                                                  timeout)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as error:
             result, keep = _failure(error), False
         if not keep and connection is not None:

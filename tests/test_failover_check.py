@@ -23,7 +23,6 @@ from vrrp_pair.failover_check import (
     _guard_argv,
     _make_switch,
     _parse_members,
-    _probe_here,
     command_line,
     drill,
     main,
@@ -33,6 +32,9 @@ from vrrp_pair.failover_check import (
     wait_until_serving,
 )
 from vrrp_pair.port_switch import CommandSwitch, NeutronSwitch, PortState, Restored
+from vrrp_pair.probe import once
+
+from tests.scripted_prober import scripted
 
 URL = "http://vip/"
 
@@ -167,7 +169,8 @@ def test_a_drill_reports_the_failover_as_the_client_saw_it(
     clock = _Clock(monkeypatch)
     _Probes(monkeypatch, ["a", None, None, "b"])
     switch = _Switch()
-    result = drill(URL, ["a", "b"], switch, timeout=10.0, probe_interval=0.25, clock=clock)
+    result = drill(URL, ["a", "b"], switch, timeout=10.0, probe_interval=0.25, clock=clock,
+                   prober=scripted(clock))
     assert result == DrillResult(
         old_master="a", new_master="b", seconds_until_new_master=0.5, downtime_seconds=0.5,
         probes=4, failed_probes=2,
@@ -180,7 +183,8 @@ def test_a_drill_without_a_new_master_says_so_and_restores(
     clock = _Clock(monkeypatch)
     _Probes(monkeypatch, ["a", None, "a", None])
     switch = _Switch()
-    result = drill(URL, ["a", "b"], switch, timeout=1.0, probe_interval=0.25, clock=clock)
+    result = drill(URL, ["a", "b"], switch, timeout=1.0, probe_interval=0.25, clock=clock,
+                   prober=scripted(clock))
     assert (result.new_master, result.seconds_until_new_master, result.downtime_seconds) == (
         None, None, None)
     # the master's answer, then probes at 0, 0.25, 0.5 and 0.75 s: None, a, None, None
@@ -193,7 +197,7 @@ def test_a_port_that_cannot_be_disabled_ends_the_drill(monkeypatch: pytest.Monke
     _Probes(monkeypatch, ["a"])
     switch = _Switch(fail_disable=True)
     with pytest.raises(RuntimeError) as error:
-        drill(URL, ["a", "b"], switch, timeout=10.0, clock=clock)
+        drill(URL, ["a", "b"], switch, timeout=10.0, clock=clock, prober=scripted(clock))
     assert str(error.value) == "could not disable a's port: quota"
     assert switch.calls == ["disable a", "enable a"]
 
@@ -258,12 +262,12 @@ def site() -> Iterator[str]:
 
 def test_a_probe_reads_the_member_s_name(site: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(failover_check.NETNS_ENV, raising=False)
-    assert _probe_here(f"{site}/", 2.0) == "vrrp-node-1"
+    assert once(f"{site}/", 2.0) == "vrrp-node-1"
     assert probe_once(f"{site}/", 2.0) == "vrrp-node-1"
-    assert _probe_here(f"{site}/empty", 2.0) is None
-    assert _probe_here(f"{site}/long", 2.0) == "x" * 256
-    assert _probe_here(f"{site}/missing", 2.0) is None  # an error page is no answer
-    assert _probe_here("not a url", 2.0) is None
+    assert once(f"{site}/empty", 2.0) is None
+    assert once(f"{site}/long", 2.0) == "x" * 300  # the page's first word, whole
+    assert once(f"{site}/missing", 2.0) is None  # an error page is no answer
+    assert once("not a url", 2.0) is None
 
 
 def test_a_probe_in_a_missing_namespace_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
