@@ -87,7 +87,8 @@ go_tool() {
 # (VRRP_LOCAL_CLOUD_ID, made at its first `up`, gone with `down`). `down` takes the cloud's
 # resources with it, so a stack recorded for another id describes resources that no
 # longer exist, and its `up` would fail on them: forget its state (pulumi stack rm
-# --force), saying so. Args: the state dir, the stack, the running cloud's id.
+# --force), saying so, and keep the stack's config file (stack rm deletes it otherwise: the
+# tracked Pulumi.<stack>.yaml). Args: the state dir, the stack, the running cloud's id.
 forget_stack_of_a_gone_cloud() {
     local state=$1 stack=$2 cloud_id=$3 recorded
     recorded="$state/$stack.cloud-id"
@@ -96,7 +97,7 @@ forget_stack_of_a_gone_cloud() {
         echo "Stack $stack was deployed to a local cloud that is gone ($(cat "$recorded");" \
             "this one is $cloud_id): its resources went with that cloud, so its state is" \
             "forgotten (pulumi stack rm --force) and the stack starts afresh." >&2
-        pulumi stack rm --force --yes --non-interactive "$stack" >&2
+        pulumi stack rm --force --yes --preserve-config --non-interactive "$stack" >&2
         rm -f "$state/$stack.encryptionsalt"
     fi
     echo "$cloud_id" > "$recorded"

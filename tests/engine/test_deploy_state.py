@@ -20,6 +20,7 @@ from labs.toolchain import BIN, REPO, engine_env
 from tests import gate
 
 STACK = "dev"
+TRACKED_CONFIG = "config:\n  deploy-state:vipAddress: 10.10.0.200\n"  # as the repo tracks one
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     work = tmp_path / "project"
     work.mkdir()
     (work / "Pulumi.yaml").write_text("name: deploy-state\nruntime: yaml\n")
+    (work / f"Pulumi.{STACK}.yaml").write_text(TRACKED_CONFIG)
     env = engine_env(tmp_path / "engine", "deploy-state-test")
     return work, env
 
@@ -55,6 +57,8 @@ def test_a_stack_of_a_gone_cloud_is_forgotten_and_one_of_this_cloud_kept(
     work, env = project
     (work / "state").mkdir()
     assert pulumi(work, env, "stack", "init", STACK).returncode == 0
+    tracked = (work / f"Pulumi.{STACK}.yaml").read_text()  # init added its salt
+    assert tracked.startswith(TRACKED_CONFIG)
     salt = work / "state" / f"{STACK}.encryptionsalt"
     salt.write_text("encryptionsalt: v1:old\n")
     record = work / "state" / f"{STACK}.cloud-id"
@@ -72,3 +76,5 @@ def test_a_stack_of_a_gone_cloud_is_forgotten_and_one_of_this_cloud_kept(
     assert "deployed to a local cloud that is gone (cloud-a; this one is cloud-b)" in other.stderr
     assert stacks(work, env) == []
     assert not salt.exists() and record.read_text() == "cloud-b\n"
+    # the stack's tracked config file stays (`pulumi stack rm` deletes it unless told not to)
+    assert (work / f"Pulumi.{STACK}.yaml").read_text() == tracked
