@@ -155,3 +155,31 @@ def test_the_guardian_handles_the_stop_signals(handlers: None, quick_restore: li
         assert callable(signal.getsignal(signum))
         assert signal.getsignal(signum) not in (signal.SIG_DFL, signal.SIG_IGN,
                                                 signal.default_int_handler)
+
+
+class _Stream:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error, self.text, self.flushed = error, "", False
+
+    def write(self, text: str) -> int:
+        if self.error:
+            raise self.error
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        self.flushed = True
+
+
+def test_say_writes_a_flushed_line_to_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = _Stream()
+    monkeypatch.setattr(drill_guard.sys, "stderr", stream)
+    drill_guard.say("port restored")
+    assert stream.text == "port restored\n" and stream.flushed
+
+
+@pytest.mark.parametrize("error", [OSError(5, "EIO"), ValueError("I/O on closed file")])
+def test_say_to_a_stderr_that_is_gone_is_no_error(monkeypatch: pytest.MonkeyPatch,
+                                                  error: Exception) -> None:
+    monkeypatch.setattr(drill_guard.sys, "stderr", _Stream(error))
+    drill_guard.say("nobody listens")

@@ -98,7 +98,9 @@ def test_data_ending_inside_a_header_is_refused(data: bytes) -> None:
     bytes([0xC6, 3]) + b"ab",  # one byte short
     bytes([0x98, 3]) + b"ab",
     bytes([0xC6, 0xC0, 0x00]) + b"\0" * 191,  # a two-byte length of 192, 191 there
-], ids=["new", "old", "two-byte"])
+    bytes([0xC6, 0xC0, 0x00]),  # the header whole, its body missing
+    bytes([0xC6, 0xFF, 0x01, 0x00, 0x00, 0x00]),  # 16 MiB said: all four length bytes count
+], ids=["new", "old", "two-byte", "two-byte-no-body", "five-byte-high"])
 def test_data_ending_inside_a_packet_is_refused(data: bytes) -> None:
     assert _tags_error(data) == "the key data ends inside a packet"
 
@@ -159,6 +161,11 @@ def test_a_line_that_is_no_armour_header_is_named_by_its_number(header: str) -> 
                              "the key data")
 
 
+def test_a_lone_line_that_is_no_header_is_named() -> None:
+    assert _reason(f"{BEGIN}\nnot a header\n{END}\n") == (
+        "line 2 is neither an armour header nor the blank line before the key data")
+
+
 def test_headers_may_hold_dashes_digits_and_any_printable_text() -> None:
     lines = KEY.strip().split("\n")
     text = "\n".join([lines[0], "X-Key-2: a ~!@#$%^&*() z", "Comment:  two  spaces", *lines[1:]])
@@ -167,9 +174,10 @@ def test_headers_may_hold_dashes_digits_and_any_printable_text() -> None:
 
 @pytest.mark.parametrize("text", [
     f"{BEGIN}\n{END}\n",  # nothing at all
+    f"{BEGIN}\n\n{END}\n",  # the blank line, then nothing
     f"{BEGIN}\nVersion: 1\n{END}\n",  # headers, no blank line, no data
     f"{BEGIN}\n\n=Rei4\n{END}\n",  # a checksum and no data
-], ids=["empty", "headers-only", "checksum-only"])
+], ids=["empty", "blank-only", "headers-only", "checksum-only"])
 def test_no_key_data_is_refused(text: str) -> None:
     assert _reason(text) == "no key data after the armour headers"
 
@@ -187,6 +195,8 @@ def test_data_that_is_not_base64_is_refused() -> None:
 
 def test_a_checksum_that_is_not_base64_or_not_four_characters_is_refused() -> None:
     assert _reason(KEY.replace("=Rei4", "=Re!4")) == "the armour checksum is not base64"
+    # a character outside base64 is an error, not skipped (it would leave a right "Rei4")
+    assert _reason(KEY.replace("=Rei4", "=Rei4*")) == "the armour checksum is not base64"
     assert (_reason(KEY.replace("=Rei4", "=AABBCCDD"))
             == "the armour checksum does not match the key data")
     # the right value with three leading zero bytes: still not the armour's four characters

@@ -54,6 +54,10 @@ def test_command_switch_state_is_its_check_command_s_exit_status(tmp_path: Path)
     assert switch.state("m") == PortState(True, "check command exited 0")
     quiet = CommandSwitch("true", "true", {"m": "p"}, check="echo noise; exit 7")
     assert quiet.state("m") == PortState(False, "check command exited 7")
+    per_member = CommandSwitch("true", "true", {"m 1": "p"}, check=f"test -e {tmp_path}/{{member}}")
+    assert per_member.state("m 1").enabled is False
+    (tmp_path / "m 1").touch()
+    assert per_member.state("m 1") == PortState(True, "check command exited 0")
 
 
 def test_command_switch_without_a_check_cannot_tell() -> None:
@@ -76,6 +80,7 @@ class _Network:
         self.up = admin_state_up
 
     def get_port(self, port_id: str) -> _Port:
+        assert port_id == "port-1", port_id
         return _Port(self.up, "ACTIVE" if self.up else "DOWN")
 
 
@@ -201,3 +206,10 @@ def test_restore_keeps_reading_a_port_it_cannot_read(monkeypatch: pytest.MonkeyP
     assert "(could not read the port: OSError: timed out)" in str(error.value)
     recovering = _Scripted([], [OSError("timed out"), PortState(True, "up")])
     assert restore(recovering, "m1", deadline=5.0, interval=1.0, clock=clock).verified is True
+
+
+def test_restore_retries_once_a_second_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock(monkeypatch)
+    switch = _Scripted([RuntimeError("busy"), None], [PortState(True, "up")])
+    restore(switch, "m1", clock=clock)
+    assert clock.sleeps == [1.0]

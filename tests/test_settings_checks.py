@@ -201,6 +201,8 @@ def test_seconds() -> None:
         "t: 0.01 is not valid; expected seconds from 0.02 to 60, or 0 to turn it off")
     assert _error(s._seconds, "t", 0, 0.02, 60.0) == (
         "t: 0 is not valid; expected seconds from 0.02 to 60")
+    assert _error(s._seconds, "t", "soon", 0.02, 60.0) == (
+        "t: 'soon' is not valid; expected seconds from 0.02 to 60")
 
 
 @pytest.mark.parametrize("count,priorities", [
@@ -333,6 +335,8 @@ def test_capacity() -> None:
 def test_first_host_is_neutron_s_default_gateway() -> None:
     assert s.first_host(ipaddress.ip_network("10.1.2.0/24")) == ipaddress.ip_address("10.1.2.1")
     assert s.first_host(ipaddress.ip_network("fd00:1::/64")) == ipaddress.ip_address("fd00:1::1")
+    # an IPv6 subnet whose gateway's number is small still gets an IPv6 gateway
+    assert s.first_host(ipaddress.ip_network("::/64")) == ipaddress.IPv6Address("::1")
 
 
 @pytest.mark.parametrize("value,uuid", [
