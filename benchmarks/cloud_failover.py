@@ -176,12 +176,24 @@ def wait_rejoined(pair: dict[str, Any], conn: Any, member: str, deadline: float 
 
 
 def settle(pair: dict[str, Any], conn: Any) -> None:
-    """Both members up, exactly one holds the VIP, the floating IP answers."""
+    """Both members up, exactly one holds the VIP, the floating IP answers; past the
+    deadline the error says what was last seen and ends each member's console."""
+    seen: dict[str, Any] = {}
+
     def settled() -> bool:
-        holders = [cloud.holds_vip(ip, VIP, pair["fip"]) for ip in pair["ips"].values()]
-        return sorted(map(str, holders)) == ["False", "True"] and bool(
-            cloud.who_serves(pair["fip"]))
-    cloud.wait_for("the pair settles", settled, 300, interval=3)
+        seen["holds the VIP"] = {name: cloud.holds_vip(ip, VIP, pair["fip"])
+                                 for name, ip in pair["ips"].items()}
+        seen["serves"] = cloud.who_serves(pair["fip"])
+        return sorted(map(str, seen["holds the VIP"].values())) == ["False", "True"] and bool(
+            seen["serves"])
+    try:
+        cloud.wait_for("the pair settles", settled, 300, interval=3)
+    except AssertionError as error:
+        consoles = "".join(
+            f"\n--- {name}'s console, last lines:\n"
+            + conn.compute.get_server_console_output(server, length=15).get("output", "")
+            for name, server in pair["servers"].items())
+        raise AssertionError(f"{error}; last seen: {seen}{consoles}") from None
 
 
 def failovers(stack: e2e.Stack, conn: Any, runs: int, samples: Samples) -> None:

@@ -267,6 +267,39 @@ EOF
   wait_sock "$l/run/libvirt-sock" "hv$n-libvirtd" 60
 }
 
+# The tap keeper of hypervisor N: a VM's tap that stays administratively down is set up.
+# Why: os-vif adds the OVS port first and then creates the tap and sets it up; when the tap
+# appears, ovs-vswitchd opens it and, for the userspace datapath, turns on PROMISC by
+# writing its cached interface flags (lib/netdev-linux.c update_flags: the flags it read
+# when it opened the tap, | IFF_PROMISC). If os-vif's "up" falls between that read and that
+# write, it is lost: the tap stays down for the VM's whole life, every packet to it fails
+# with "Network is down" (vswitchd's log), and the VM never gets DHCP or its user-data.
+# Seen once in about 45 boots (a CI run: one member never served, the pair never settled).
+# The kernel datapath of a production cloud sets promiscuity in the kernel, without this
+# race. The keeper acts only on a tap still down 2 s after the kernel reported it so (os-vif
+# disables IPv6 on the tap before setting it up, and so does the keeper), and logs each one.
+TAP_KEEPER_GRACE=2
+start_tap_keeper() { # N
+  # shellcheck disable=SC2016 # the script's own variables are expanded by its shell
+  start "hv$1-tap-keeper" ip netns exec "$(hv_ns "$1")" /bin/sh -c '
+    grace=$1
+    admin_up() { ip -o link show dev "$1" 2>/dev/null | grep -q "[<,]UP[,>]"; }
+    ip -o monitor link | while read -r _ name flags _; do
+      case "$name" in tap*) ;; *) continue ;; esac
+      case "$flags" in *"<UP,"*|*",UP,"*|*",UP>"*|"<UP>") continue ;; esac
+      dev="${name%:}"; dev="${dev%@*}"
+      (
+        sleep "$grace"
+        ip link show dev "$dev" >/dev/null 2>&1 || exit 0
+        admin_up "$dev" && exit 0
+        echo 1 >"/proc/sys/net/ipv6/conf/$dev/disable_ipv6" 2>/dev/null || true
+        if ip link set dev "$dev" up; then
+          echo "$(date -u +%FT%TZ) $dev was still down ${grace} s after it went down: set it up"
+        fi
+      ) &
+    done' sh "$TAP_KEEPER_GRACE"
+}
+
 # ------------------------------------------------------------------ teardown
 # A data plane made on a fresh state dir starts from nothing: namespaces of its names
 # left by a cloud whose state dir is gone (wiped by hand, or a crashed run) are stale,
