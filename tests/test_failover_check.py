@@ -40,10 +40,11 @@ URL = "http://vip/"
 
 
 class _Clock:
-    """Time moves only when the code under test sleeps."""
+    """Time moves only when the code under test sleeps; it starts at 1000 s, as a monotonic
+    clock does not start at zero (elapsed times are differences)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.now = 0.0
+        self.now = 1000.0
         monkeypatch.setattr(failover_check.time, "sleep", self.sleep)
 
     def sleep(self, seconds: float) -> None:
@@ -80,7 +81,7 @@ def test_the_master_is_the_one_that_answered_for_settle_seconds(
     probes = _Probes(monkeypatch, [None, "b", "a", "a", "a", "b"])
     assert stable_master(URL, ["a", "b"], settle=1.0, wait=10.0, interval=0.5,
                          clock=clock) == "a"
-    assert clock.now == 2.0 and len(probes.timeouts) == 5
+    assert clock.now == 1002.0 and len(probes.timeouts) == 5
 
 
 def test_a_foreign_answer_is_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,7 +90,7 @@ def test_a_foreign_answer_is_refused_at_once(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(RuntimeError) as error:
         stable_master(URL, ["a", "b"], settle=5.0, wait=10.0, interval=1.0, clock=clock)
     assert str(error.value) == "http://vip/ answered 'someone-else', not one of a, b"
-    assert clock.now == 1.0
+    assert clock.now == 1001.0
 
 
 def test_no_steady_master_within_the_wait_disables_nothing(
@@ -103,14 +104,14 @@ def test_no_steady_master_within_the_wait_disables_nothing(
         "http://vip/: no member answered steadily for 1.5 s within 6 s (last answers, oldest "
         "first: ['a', 'b', None, 'a', 'b', None, 'a', 'b', None, 'a']); not one of a, b holds "
         "the address yet, so no port was disabled")
-    assert clock.now == 6.0
+    assert clock.now == 1006.0
 
 
 def test_a_master_steady_exactly_at_the_wait_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = _Clock(monkeypatch)
     _Probes(monkeypatch, ["a"])
     assert stable_master(URL, ["a"], settle=2.0, wait=2.0, interval=1.0, clock=clock) == "a"
-    assert clock.now == 2.0
+    assert clock.now == 1002.0
 
 
 def test_smoke_waits_for_the_first_answer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,7 +136,7 @@ def test_smoke_gives_up_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(TimeoutError) as error:
         wait_until_serving(URL, 4.0, interval=2.0, clock=clock)
     assert str(error.value) == "http://vip/ did not serve within 4 s"
-    assert len(probes.timeouts) == 3 and clock.now == 4.0  # at 0, 2 and 4 s
+    assert len(probes.timeouts) == 3 and clock.now == 1004.0  # at 0, 2 and 4 s
 
 
 class _Switch:
