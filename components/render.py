@@ -7,6 +7,7 @@ the same bytes a VM receives.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import shlex
@@ -133,15 +134,14 @@ def apt_word(value: object) -> Escaped:
     return Escaped(text)
 
 
-def _escaper(kind: str, escape: Callable[[str], str]) -> Callable[[object], Escaped]:
-    """A finalizer for one kind of file: strings and whole numbers, escaped by `escape`."""
-    def finalize(value: object) -> Escaped:
-        if isinstance(value, Escaped):
-            return value
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise _refuse(kind, value, "only strings and whole numbers are written")
-        return Escaped(escape(str(value)))
-    return finalize
+def _escaped(kind: str, escape: Callable[[str], str], value: object) -> Escaped:
+    """The finalizer of one kind of file (bound with functools.partial): strings and whole
+    numbers, escaped by `escape`; text already escaped passes as it is."""
+    if isinstance(value, Escaped):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _refuse(kind, value, "only strings and whole numbers are written")
+    return Escaped(escape(str(value)))
 
 
 def _config_word(text: str) -> str:
@@ -150,13 +150,19 @@ def _config_word(text: str) -> str:
     return text
 
 
+def _shell_quote(text: str) -> str:
+    return shlex.quote(_one_line("shell script", text))
+
+
+def _html_escape(text: str) -> str:
+    return html.escape(_one_line("web page", text), quote=True)
+
+
 # A keepalived or Apache config value: refused unless it is one plain word.
-config_word = _escaper("config file", _config_word)
+config_word = functools.partial(_escaped, "config file", _config_word)
 # One shell word, quoted by shlex; never a line break (so comments stay comments).
-shell_word = _escaper("shell script",
-                      lambda text: shlex.quote(_one_line("shell script", text)))
-html_text = _escaper("web page",
-                     lambda text: html.escape(_one_line("web page", text), quote=True))
+shell_word = functools.partial(_escaped, "shell script", _shell_quote)
+html_text = functools.partial(_escaped, "web page", _html_escape)
 
 
 def template_text(name: str) -> str:
@@ -182,13 +188,15 @@ def _environment(finalize: Callable[[object], Escaped]) -> jinja2.Environment:
 
 # Every `{{ value }}` goes through the escaper of the file it lands in, so a value
 # that validation let through by mistake still cannot become code there.
-_ENVIRONMENTS = {
-    ".yaml.j2": _environment(yaml_scalar),
-    ".sh.j2": _environment(shell_word),
-    ".conf.j2": _environment(config_word),
-    ".service.j2": _environment(config_word),  # systemd units: one plain word per value
-    ".html.j2": _environment(html_text),
+FINALIZERS: dict[str, Callable[[object], Escaped]] = {
+    ".yaml.j2": yaml_scalar,
+    ".sh.j2": shell_word,
+    ".conf.j2": config_word,
+    ".service.j2": config_word,  # systemd units: one plain word per value
+    ".html.j2": html_text,
 }
+# One Jinja environment per kind of file, made when first used (not at import).
+_ENVIRONMENTS: dict[str, jinja2.Environment] = {}
 
 
 @dataclass(frozen=True)
@@ -209,10 +217,12 @@ class RenderedFile:
 
 
 def _render(template: str, **context: object) -> str:
-    kinds = [suffix for suffix in _ENVIRONMENTS if template.endswith(suffix)]
+    kinds = [suffix for suffix in FINALIZERS if template.endswith(suffix)]
     if not kinds:
         raise RenderError(f"{template}: no escaping rule for this kind of file; add one to "
-                          "render._ENVIRONMENTS")
+                          "render.FINALIZERS")
+    if kinds[0] not in _ENVIRONMENTS:
+        _ENVIRONMENTS[kinds[0]] = _environment(FINALIZERS[kinds[0]])
     return _ENVIRONMENTS[kinds[0]].get_template(template).render(**context)
 
 

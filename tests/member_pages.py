@@ -9,8 +9,12 @@ from collections.abc import Callable
 
 
 class MemberPages:
-    def __init__(self, answer: Callable[[], str | None]) -> None:
+    """`keep_alive`: HTTP/1.1 with persistent connections (the prober's --persistent)."""
+
+    def __init__(self, answer: Callable[[], str | None], keep_alive: bool = False) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_GET(self) -> None:
                 member = answer()
                 if member is None:
