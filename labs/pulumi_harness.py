@@ -48,14 +48,18 @@ def unwrap_secrets(value: Any, path: str, secrets: set[str]) -> Any:
 
 
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
-    """Also records each registration's dependencies, which MockResourceArgs lacks."""
+    """Also records each registration's dependencies, parent and URN, which
+    MockResourceArgs lacks."""
 
     def RegisterResource(self, request: Any) -> Any:
         mocks: RecordingMocks = self.mocks  # type: ignore[assignment]
         mocks.dependencies[request.name] = list(request.dependencies)
         if request.deleteBeforeReplace:
             mocks.delete_before_replace.add(request.name)
-        return super().RegisterResource(request)
+        mocks.parents[request.name] = request.parent
+        response = super().RegisterResource(request)
+        mocks.urns[response.urn] = request.name
+        return response
 
 
 @dataclass
@@ -73,6 +77,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
     disabled_ports: set[str] = field(default_factory=set)
     # Every invoke's token, in call order (a data-source read, or a command run now).
     invokes: list[str] = field(default_factory=list)
+    # Every invoke whole (token, arguments, the provider it went to), in call order.
+    invoke_calls: list[pulumi.runtime.MockCallArgs] = field(default_factory=list)
+    # Every registration's parent URN ("" for the stack), and the name of each URN.
+    parents: dict[str, str] = field(default_factory=dict)
+    urns: dict[str, str] = field(default_factory=dict)
     _next_ip: int = 100
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -94,6 +103,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs
              ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         self.invokes.append(args.token)
+        self.invoke_calls.append(args)
         if args.token == "openstack:networking/getNetwork:getNetwork":
             return {"id": f"{args.args.get('name')}-net-id", "name": args.args.get("name")}, []
         if args.token == "openstack:networking/getPort:getPort":
@@ -111,6 +121,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             if address not in self.reserved:
                 self.reserved.add(address)
                 return address
+
+    def ancestors(self, name: str) -> list[str]:
+        """The names of a resource's parent, its parent's parent, ... up to the stack."""
+        chain: list[str] = []
+        while (parent := self.parents.get(name, "")) and parent in self.urns:
+            name = self.urns[parent]
+            chain.append(name)
+        return chain
 
     def of_type(self, suffix: str) -> list[Recorded]:
         return [r for r in self.resources if r.typ.endswith(suffix)]

@@ -126,3 +126,14 @@ def test_shell_words_reach_dash_as_one_argument_each(words: list[str]) -> None:
     script = "printf '%s\\0' " + " ".join(render.shell_word(w) for w in safe) + "\n"
     result = subprocess.run(["sh", "-c", script], capture_output=True, check=True)
     assert result.stdout.decode().split("\0")[:-1] == (safe or [""])
+
+
+@pytest.mark.parametrize(("word", "why"), [
+    ("deb#x", "it is not one printable word without #"),
+    ("two words", "it is not one printable word without #"),
+    ("line\nbreak", "it holds a control or line-break character"),
+])
+def test_a_sources_list_word_is_refused_with_what_it_is_and_why(word: str, why: str) -> None:
+    with pytest.raises(render.RenderError) as caught:
+        render.apt_word(word)
+    assert str(caught.value) == f"{word!r} cannot go into a sources.list line: {why}"
