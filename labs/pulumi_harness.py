@@ -57,6 +57,7 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         if request.deleteBeforeReplace:
             mocks.delete_before_replace.add(request.name)
         mocks.parents[request.name] = request.parent
+        mocks.secret_outputs[request.name] = list(request.additionalSecretOutputs)
         response = super().RegisterResource(request)
         mocks.urns[response.urn] = request.name
         return response
@@ -81,6 +82,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     invoke_calls: list[pulumi.runtime.MockCallArgs] = field(default_factory=list)
     # Every registration's parent URN ("" for the stack), and the name of each URN.
     parents: dict[str, str] = field(default_factory=dict)
+    # Each registration's additional_secret_outputs (kept secret in the engine's state).
+    secret_outputs: dict[str, list[str]] = field(default_factory=dict)
     urns: dict[str, str] = field(default_factory=dict)
     _next_ip: int = 100
 

@@ -161,6 +161,9 @@ def test_vrrpv2_secret_is_generated_by_a_command_and_kept_out_of_logs() -> None:
     (generator,) = mocks.of_type("command:local:Command")
     assert "urandom" in generator.inputs["create"]
     assert generator.inputs["logging"] == "none"
+    # its stdout (the secret) is kept secret in the engine's state, and it is the pair's
+    assert mocks.secret_outputs[generator.name] == ["stdout"]
+    assert "vrrp" in mocks.ancestors(generator.name)
     user_data = mocks.named("vrrp-node-1").inputs["userData"]
     assert "auth_pass Mk9-sec_" in user_data
     assert seen["outputs"][5] is True
