@@ -361,3 +361,24 @@ def test_cloud_init_finished_reads_the_console_line() -> None:
     assert cloud_init_finished(done)
     assert not cloud_init_finished(done.splitlines()[0])
     assert not cloud_init_finished("")
+
+
+def test_a_check_that_printed_nothing_gives_no_result() -> None:
+    """A check's output is its JSON; an empty stdout (nothing printed) is no result, not a
+    JSON error."""
+    class Quiet(RecordingMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs
+                         ) -> tuple[str, dict[str, Any]]:
+            resource_id, outputs = super().new_resource(args)
+            if args.typ == "command:local:Command":
+                outputs["stdout"] = ""
+            return resource_id, outputs
+
+    seen: dict[str, Any] = {}
+
+    def program() -> Any:
+        pair = VrrpPair("vrrp", {**RECIPE_ARGS, "smoke_check": True})  # type: ignore[typeddict-item]
+        return pair.smoke_check.apply(lambda value: seen.update(smoke=value))
+
+    run_program(program, Quiet())
+    assert seen == {"smoke": None}
