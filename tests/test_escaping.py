@@ -65,9 +65,28 @@ def test_interface_file_refuses_a_second_line() -> None:
 
 def test_vrrp_secret_is_checked_without_being_printed() -> None:
     settings = parse_settings("vrrp", {**RECIPE_ARGS, "vrrp_version": 2, "advert_interval": 1})
-    with pytest.raises(render.RenderError, match=r"\(13 characters given\)") as caught:
+    with pytest.raises(render.RenderError) as caught:
         render.keepalived_conf(settings, _member(), "10.10.0.200", 7, "s3cret\nglobal")
-    assert "s3cret" not in str(caught.value)
+    assert str(caught.value) == ("the VRRPv2 secret must be 1 to 8 base64url characters "
+                                 "(13 characters given)")
+
+
+def test_vrrpv3_writes_no_authentication_even_if_handed_a_secret() -> None:
+    settings = parse_settings("vrrp", RECIPE_ARGS)
+    assert settings.vrrp_version == 3
+    conf = render.keepalived_conf(settings, _member(), "10.10.0.200", 7, "abcd")
+    assert "authentication" not in conf and "abcd" not in conf
+
+
+def test_a_config_value_that_is_not_one_plain_word_is_refused_with_why() -> None:
+    with pytest.raises(render.RenderError) as caught:
+        render.config_word("eth0 #x")
+    assert str(caught.value) == ("'eth0 #x' cannot go into a config file: only letters, "
+                                 "digits and _ . : / - are written")
+
+
+def test_the_instance_is_named_after_the_pair_with_underscores() -> None:
+    assert render.instance_name(parse_settings("edge-vip-2", RECIPE_ARGS)) == "edge_vip_2_vip"
 
 
 def test_apt_line_refuses_a_second_word() -> None:
