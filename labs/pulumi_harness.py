@@ -62,6 +62,13 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):
         mocks.urns[response.urn] = request.name
         return response
 
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        mocks: RecordingMocks = self.mocks  # type: ignore[assignment]
+        name = mocks.urns.get(request.urn, request.urn)
+        mocks.registered_outputs[name] = pulumi.runtime.rpc.deserialize_properties(
+            request.outputs)
+        return super().RegisterResourceOutputs(request)
+
 
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -82,6 +89,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     invoke_calls: list[pulumi.runtime.MockCallArgs] = field(default_factory=list)
     # Every registration's parent URN ("" for the stack), and the name of each URN.
     parents: dict[str, str] = field(default_factory=dict)
+    # What each component registered as its outputs (register_outputs), by name.
+    registered_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Each registration's additional_secret_outputs (kept secret in the engine's state).
     secret_outputs: dict[str, list[str]] = field(default_factory=dict)
     urns: dict[str, str] = field(default_factory=dict)

@@ -382,3 +382,20 @@ def test_a_check_that_printed_nothing_gives_no_result() -> None:
 
     run_program(program, Quiet())
     assert seen == {"smoke": None}
+
+
+def test_the_component_registers_every_output_with_its_value() -> None:
+    """register_outputs is what the engine keeps (and the multi-language provider
+    returns): every output under its own name, the drill's results included."""
+    mocks, _ = _pair({"failover_drill": True})
+    outputs = mocks.registered_outputs["vrrp"]
+    assert outputs == {
+        "vip_address": "10.10.0.200", "floating_ip_address": MOCK_FLOATING_IP,
+        "member_names": ["vrrp-node-1", "vrrp-node-2"],
+        "member_ips": ["10.10.0.4", "10.10.0.5"],
+        "member_port_ids": ["vrrp-node-1-port-id", "vrrp-node-2-port-id"],
+        "instance_ids": ["vrrp-node-1-id", "vrrp-node-2-id"], "vrid": 172,
+        "security_group_id": "vrrp-members-id", "vip_port_id": "vrrp-vip-id",
+        "network_id": "vrrp-net-id", "subnet_id": "vrrp-subnet-id",
+        "smoke_check": {"served_by": "vrrp-node-1", "seconds_to_first_answer": 1.5},
+        "failover_downtime_seconds": 0.42, "failover_new_master": "vrrp-node-2"}
