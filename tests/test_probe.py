@@ -47,22 +47,13 @@ def test_the_prober_keeps_its_pace_while_requests_hang(silent_server: str) -> No
 
 def test_an_answer_in_two_pieces_is_read_whole() -> None:
     """Headers first, the page 100 ms later (reading one chunk saw an empty page)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
+    def in_two_pieces(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n")
+        time.sleep(0.1)
+        conn.sendall(b"vrrp-node-2\n")
 
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            conn.recv(1024)
-            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n")
-            time.sleep(0.1)
-            conn.sendall(b"vrrp-node-2\n")
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
+    url, server, listener = one_answer_server(in_two_pieces)
     try:
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
         assert probe.once(url, timeout=2.0) == "vrrp-node-2"
     finally:
         server.join(timeout=5)
